@@ -210,7 +210,7 @@ func (c *Conn) writeFrame(head, body []byte) error {
 // *DecodeError, after which the next Recv reads the next message.
 func (c *Conn) Recv(v any) error {
 	c.rmu.Lock()
-	body, err := c.readFrameLocked(nil)
+	body, err := c.readFrameLocked(nil, c.maxSize)
 	c.rmu.Unlock()
 	if err != nil {
 		return err
@@ -227,10 +227,24 @@ func (c *Conn) Recv(v any) error {
 func (c *Conn) RecvBytes() ([]byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.readFrameLocked(nil)
+	return c.readFrameLocked(nil, c.maxSize)
 }
 
-func (c *Conn) readFrameLocked(dst []byte) ([]byte, error) {
+// RecvBytesMax is RecvBytes with a tighter limit for this one message, as
+// Python's conn.recv_bytes(maxlength) is. A longer message closes the Conn
+// and returns a *MessageTooLargeError, as Python closes its connection with
+// "bad message length"; a max above the Conn's own limit has no effect.
+func (c *Conn) RecvBytesMax(max int) ([]byte, error) {
+	limit := c.maxSize
+	if max >= 0 && uint64(max) < limit {
+		limit = uint64(max)
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.readFrameLocked(nil, limit)
+}
+
+func (c *Conn) readFrameLocked(dst []byte, limit uint64) ([]byte, error) {
 	if !c.readable {
 		return nil, ErrNotReadable
 	}
@@ -241,8 +255,8 @@ func (c *Conn) readFrameLocked(dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, c.failRead(err, started)
 	}
-	if n > c.maxSize {
-		c.failRead(&MessageTooLargeError{Size: n, Max: int64(c.maxSize)}, true)
+	if n > limit {
+		c.failRead(&MessageTooLargeError{Size: n, Max: int64(limit)}, true)
 		c.Close()
 		return nil, c.readErr
 	}
