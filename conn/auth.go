@@ -338,19 +338,23 @@ func (v *auth) withDeadline(ctx context.Context, c *Conn, steps func() error) er
 		return &AuthError{Op: "start handshake", Err: err}
 	}
 	fired := make(chan struct{})
+	closed := false
 	stop := context.AfterFunc(ctx, func() {
 		defer close(fired)
 		if c.SetDeadline(aLongTimeAgo) != nil {
 			c.Close() // no deadlines on this stream: only closing unblocks it
+			closed = true
 		}
 	})
 	err := steps()
 	if !stop() {
 		<-fired
 		var ae *AuthError
-		if errors.As(err, &ae) && ae.Reason == "" {
+		switch {
+		case errors.As(err, &ae) && ae.Reason == "":
 			ae.Err = ctx.Err()
-		} else if err == nil {
+		case err == nil && closed:
+			// It was done, but the Conn is gone.
 			err = &AuthError{Op: "finish handshake", Err: ctx.Err()}
 		}
 	}
