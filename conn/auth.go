@@ -226,7 +226,7 @@ func (e *AuthError) Error() string {
 	} else {
 		b.WriteString("conn: handshake failed")
 	}
-	if e.Addr != nil && e.Addr.String() != "" {
+	if e.Addr != nil && e.Addr.String() != "" && e.Addr.String() != "@" { // unnamed Unix peers
 		fmt.Fprintf(&b, " with %s", e.Addr)
 	}
 	fmt.Fprintf(&b, ": %s", e.Op)
