@@ -3,6 +3,7 @@ package conn
 import (
 	"bytes"
 	"fmt"
+	"math/big"
 	"reflect"
 
 	ogórek "github.com/kisielk/og-rek"
@@ -56,6 +57,31 @@ func (p PickleCodec) Unmarshal(data []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	*ptr = val
+	*ptr = normalize(val)
 	return nil
+}
+
+// normalize maps og-rek's spellings onto the value model the project's own
+// codec decodes to: None is nil, an int that fits is int64, and a py2 str is
+// a string.
+func normalize(v any) any {
+	switch v := v.(type) {
+	case ogórek.None:
+		return nil
+	case *big.Int:
+		if v.IsInt64() {
+			return v.Int64()
+		}
+	case ogórek.ByteString:
+		return string(v)
+	case []any:
+		for i, x := range v {
+			v[i] = normalize(x)
+		}
+	case ogórek.Tuple:
+		for i, x := range v {
+			v[i] = normalize(x)
+		}
+	}
+	return v
 }
