@@ -59,4 +59,3 @@ func echo(c *conn.Conn, objects bool, proto int) error {
 		}
 	}
 }
-
