@@ -1,3 +1,5 @@
+//go:build unix
+
 package pipebridge_test
 
 // Integration tests: real Python processes of every interpreter in the

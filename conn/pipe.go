@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 )
 
 // Pipe returns the two ends of a duplex connection, as Python's
@@ -38,20 +37,6 @@ func OneWayPipe(opts *Options) (r, w *Conn, err error) {
 		return nil, nil, fmt.Errorf("conn: pipe: %w", err)
 	}
 	return newConn(pr, true, false, opts), newConn(pw, false, true, opts), nil
-}
-
-// SocketPair returns two connected Unix stream sockets as files in blocking
-// mode, the form a child process expects: put one in exec.Cmd.ExtraFiles
-// (and close it after Start), and wrap the other with FromFile. Python
-// rebuilds its end with multiprocessing.connection.Connection(fd).
-func SocketPair() (a, b *os.File, err error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("conn: socketpair: %w", err)
-	}
-	syscall.CloseOnExec(fds[0])
-	syscall.CloseOnExec(fds[1])
-	return os.NewFile(uintptr(fds[0]), "socketpair"), os.NewFile(uintptr(fds[1]), "socketpair"), nil
 }
 
 // FromFile returns a Conn over f, which it owns from now on. A socket is
@@ -100,21 +85,6 @@ func FromFDReadOnly(fd int, opts *Options) (*Conn, error) { return fromFD(fd, tr
 
 // FromFDWriteOnly is FromFD for an end that only sends.
 func FromFDWriteOnly(fd int, opts *Options) (*Conn, error) { return fromFD(fd, false, true, opts) }
-
-func fromFD(fd int, readable, writable bool, opts *Options) (*Conn, error) {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("conn: fd %d: %w", fd, err)
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
-		// os.NewFile uses the poller only for fds already non-blocking.
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			return nil, fmt.Errorf("conn: fd %d: %w", fd, err)
-		}
-	}
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
-	return fromFile(f, readable, writable, opts)
-}
 
 func isSocket(f *os.File) bool {
 	fi, err := f.Stat()
