@@ -19,13 +19,33 @@ import (
 
 var testKey = []byte("pipebridge")
 
-// authConns returns two connected Conns over a socketpair.
+// authConns returns two connected Conns over TCP loopback, which every
+// platform has.
 func authConns(t *testing.T) (a, b *Conn) {
 	t.Helper()
-	a, b, err := Pipe(nil)
-	require.NoError(t, err)
+	x, y := tcpStreams(t)
+	a, b = New(x, nil), New(y, nil)
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
+}
+
+// tcpStreams returns the two ends of a TCP loopback connection.
+func tcpStreams(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	x, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	y := <-accepted
+	require.NotNil(t, y)
+	t.Cleanup(func() { x.Close(); y.Close() })
+	return x, y
 }
 
 // noGoroutineLeak fails t if, when t ends, more goroutines run than when it
@@ -391,14 +411,11 @@ func TestHandshakeTruncated(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b, err := SocketPair()
+			x, y := tcpStreams(t)
+			c := New(x, nil)
+			_, err := y.Write(tc.raw)
 			require.NoError(t, err)
-			c, err := FromFile(a, nil)
-			require.NoError(t, err)
-			t.Cleanup(func() { c.Close() })
-			_, err = b.Write(tc.raw)
-			require.NoError(t, err)
-			b.Close()
+			y.Close()
 			err = Authenticate(context.Background(), c, RoleClient, &Auth{Key: testKey})
 			require.ErrorIs(t, err, tc.want)
 			assert.NotErrorIs(t, err, ErrAuthentication, "a cut stream is not a wrong key")

@@ -122,13 +122,11 @@ func ExampleDial() {
 	// raw bytes
 }
 
-// The handshake on a stream opened some other way, here a socketpair: one
-// end plays Python's Listener, the other Python's Client.
+// The handshake on streams opened some other way, here the two ends of a
+// net.Pipe: one plays Python's Listener, the other Python's Client.
 func ExampleAuthenticate() {
-	a, b, err := conn.Pipe(nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	x, y := net.Pipe()
+	a, b := conn.New(x, nil), conn.New(y, nil)
 	defer a.Close()
 	defer b.Close()
 	auth := &conn.Auth{Key: []byte("secret"), Digest: conn.DigestSHA3_384}
