@@ -288,3 +288,49 @@ func TestEchoCommandForPythonParent(t *testing.T) {
 		assert.Contains(t, out, "child exit 0")
 	})
 }
+
+func TestPyExamplePythonStartsGo(t *testing.T) {
+	exe := pipebridgeBinary(t)
+	pymatrix.Run(t, func(t *testing.T, py pymatrix.Interpreter) {
+		t.Parallel()
+		cmd := py.Command(filepath.Join("pyexamples", "python_starts_go.py"), exe)
+		out, err := runWithTimeout(t, cmd, 60*time.Second)
+		require.NoError(t, err, "output:\n%s", out)
+		assert.Equal(t, 3, strings.Count(out, "equal: True"), "output:\n%s", out)
+		assert.Contains(t, out, "Go child exited with status 0")
+	})
+}
+
+func TestDemoCommand(t *testing.T) {
+	exe := pipebridgeBinary(t)
+	pymatrix.Run(t, func(t *testing.T, py pymatrix.Interpreter) {
+		t.Parallel()
+		out, err := runWithTimeout(t, exec.Command(exe, "demo", "--python", py.Path), 60*time.Second)
+		require.NoError(t, err, "output:\n%s", out)
+		for _, want := range []string{
+			`go sends:        "hello from Go"`,
+			`python received: 'hello from Go'`,
+			`python received: ['ping from Go', 42, 3.5, True]`,
+			`go received:     dict{`,
+			`hello Go, this is Python ` + py.Version,
+			"Both examples done",
+		} {
+			assert.Contains(t, out, want)
+		}
+	})
+}
+
+// runWithTimeout runs cmd and returns its combined output, killing it (and
+// anything it started) after d.
+func runWithTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration) (string, error) {
+	t.Helper()
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	require.NoError(t, cmd.Start())
+	timer := time.AfterFunc(d, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer timer.Stop()
+	err := cmd.Wait()
+	return out.String(), err
+}
