@@ -61,7 +61,8 @@ type Address struct {
 //	"host:port"          FamilyTCP, port a number 0–65535; "[::1]:port" for IPv6
 //	anything else        FamilyUnix: a path, relative or absolute
 //
-// As in Python, a string without a port ("localhost") is a Unix path.
+// As in Python, a string without a port ("localhost") is a Unix path. A
+// path with a NUL byte inside is an error.
 func ParseAddress(s string) (Address, error) {
 	switch {
 	case s == "":
@@ -75,6 +76,9 @@ func ParseAddress(s string) (Address, error) {
 		if p, ok := parsePort(port); ok {
 			return Address{Family: FamilyTCP, Host: host, Port: p}, nil
 		}
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return Address{}, fmt.Errorf("conn: address %q: a path cannot contain NUL", s)
 	}
 	return Address{Family: FamilyUnix, Path: s}, nil
 }

@@ -169,7 +169,7 @@ type auth struct {
 func (a *Auth) validate() (auth, error) {
 	var v auth
 	if a == nil {
-		return v, nil
+		a = &Auth{}
 	}
 	v.key = bytes.Clone(a.Key)
 	if v.key == nil {

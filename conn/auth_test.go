@@ -139,6 +139,13 @@ func TestHandshakeEmptyKey(t *testing.T) {
 		assert.NoError(t, serr)
 		assert.NoError(t, cerr)
 	})
+	t.Run("the primitives run with a nil Auth", func(t *testing.T) {
+		a, b := authConns(t)
+		done := make(chan error, 1)
+		go func() { done <- AnswerChallenge(context.Background(), b, nil) }()
+		require.NoError(t, DeliverChallenge(context.Background(), a, nil))
+		require.NoError(t, <-done)
+	})
 	t.Run("empty key is not any key", func(t *testing.T) {
 		serr, cerr := handshake(t, &Auth{AuthenticateEmptyKey: true}, &Auth{Key: testKey})
 		assert.ErrorIs(t, serr, ErrAuthentication)

@@ -118,6 +118,15 @@ func TestListenDial(t *testing.T) {
 	}
 }
 
+func TestParseAddressRefusesNUL(t *testing.T) {
+	_, err := ParseAddress("/tmp/a\x00b")
+	assert.ErrorContains(t, err, "cannot contain NUL")
+	_, err = Listen("/tmp/a\x00b", nil)
+	assert.Error(t, err)
+	_, err = Dial("/tmp/a\x00b", nil)
+	assert.Error(t, err)
+}
+
 func mustParse(t *testing.T, s string) Address {
 	a, err := ParseAddress(s)
 	require.NoError(t, err)
