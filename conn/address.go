@@ -52,6 +52,8 @@ type Address struct {
 	Path   string // FamilyUnix: the path; FamilyAbstract: the name without '@'; FamilyPipe: the whole `\\.\pipe\name`
 }
 
+var _ net.Addr = Address{}
+
 // ParseAddress reads an address in the forms Python's address_type tells
 // apart, written as Go strings:
 //
