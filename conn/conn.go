@@ -2,6 +2,7 @@ package conn
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -52,13 +53,14 @@ func (o *Options) maxMessageSize() uint64 {
 // length-prefixed messages, compatible with Python's
 // multiprocessing.connection.Connection.
 //
-// Concurrency: any number of goroutines may call Send and SendBytes at once;
-// each frame is written whole, never interleaved with another. Any number may
-// call Recv and RecvBytes at once; each call receives one whole message, in
-// the order the messages arrive, so with several receivers which goroutine
-// gets which message is not defined. Sends and receives run independently of
-// each other. Close may be called at any time from any goroutine, any number
-// of times; it unblocks pending calls.
+// Concurrency: any number of goroutines may call the sending methods at
+// once; each frame is written whole, never interleaved with another. Any
+// number may call the receiving methods (Recv, RecvBytes, RecvBytesInto,
+// Poll and their variants) at once; each receives one whole message, in the
+// order messages arrive, so with several receivers which goroutine gets which
+// message is not defined. Sending and receiving run independently of each
+// other. Close may be called at any time from any goroutine, any number of
+// times; it unblocks pending calls.
 type Conn struct {
 	rw       io.ReadWriteCloser
 	readable bool
@@ -69,15 +71,20 @@ type Conn struct {
 
 	rmu     sync.Mutex // serialises whole frames on the read side
 	br      *bufio.Reader
-	rhdr    [longHeaderLen]byte
-	readErr error // sticky: a frame cut or refused leaves the stream unusable
+	fr      *frameReader
+	readErr error // sticky: a broken frame leaves the stream unusable
 
 	wmu      sync.Mutex // serialises whole frames on the write side
+	wbuf     []byte     // header and small body, copied together for one write
+	wbufs    [2][]byte  // header and large body, for writev
 	writeErr error      // sticky: a frame partly written leaves the stream unusable
 
-	closeOnce sync.Once
-	closeErr  error
-	closed    chan struct{}
+	dmu     sync.Mutex // guards the deadlines the user set
+	userRD  time.Time
+	userWD  time.Time
+	closeMu sync.Once
+	closed  chan struct{}
+	closeErr error
 }
 
 // readBufferSize is the read buffer: large enough that a small message and
@@ -87,8 +94,9 @@ const readBufferSize = 16 << 10
 
 // New returns a Conn that exchanges messages over rw, which it owns from now
 // on: Close closes rw. rw may be a net.Conn, an *os.File, or any other
-// stream; deadlines work when rw has SetReadDeadline/SetWriteDeadline
-// methods that work (sockets, and pipes that the runtime poller manages).
+// stream; deadlines, Poll with a timeout and the Context variants work when
+// rw has SetReadDeadline/SetWriteDeadline methods that work (sockets, and
+// pipes that the runtime poller manages).
 func New(rw io.ReadWriteCloser, opts *Options) *Conn {
 	return newConn(rw, true, true, opts)
 }
@@ -110,6 +118,7 @@ func newConn(rw io.ReadWriteCloser, readable, writable bool, opts *Options) *Con
 	}
 	if readable {
 		c.br = bufio.NewReaderSize(rw, readBufferSize)
+		c.fr = newFrameReader(c.br)
 	}
 	return c
 }
@@ -139,11 +148,14 @@ func (c *Conn) Send(v any) error {
 		return err
 	}
 	start := putHeader(frame, n)
-	return c.writeFrame(frame[start:], nil)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(frame[start:], nil)
 }
 
 // SendBytes sends b as one message, unchanged, as Python's
-// conn.send_bytes(b) does. The peer receives it with recv_bytes.
+// conn.send_bytes(b) does; the peer receives it with recv_bytes. Python's
+// send_bytes(buf, offset, size) is SendBytes(buf[offset:offset+size]).
 func (c *Conn) SendBytes(b []byte) error {
 	if !c.writable {
 		return ErrNotWritable
@@ -151,15 +163,16 @@ func (c *Conn) SendBytes(b []byte) error {
 	if err := c.checkSendSize(uint64(len(b))); err != nil {
 		return err
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if len(b) <= smallFrame {
 		// One write of header and body together, like CPython for
 		// bodies up to 16 KiB; the copy costs less than a second syscall.
-		var arr [longHeaderLen + smallFrame]byte
-		frame := append(appendHeader(arr[:0], uint64(len(b))), b...)
-		return c.writeFrame(frame, nil)
+		c.wbuf = append(appendHeader(c.wbuf[:0], uint64(len(b))), b...)
+		return c.writeLocked(c.wbuf, nil)
 	}
-	var hdr [longHeaderLen]byte
-	return c.writeFrame(appendHeader(hdr[:0], uint64(len(b))), b)
+	c.wbuf = appendHeader(c.wbuf[:0], uint64(len(b)))
+	return c.writeLocked(c.wbuf, b)
 }
 
 // smallFrame is the body size up to which SendBytes copies the body next to
@@ -173,30 +186,33 @@ func (c *Conn) checkSendSize(n uint64) error {
 	return nil
 }
 
-// writeFrame writes head and then body (which may be nil) as one frame:
-// with writev where the stream supports it, and never interleaved with
-// another frame.
-func (c *Conn) writeFrame(head, body []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+// writeLocked writes head and then body (which may be nil) as one frame,
+// with writev where the stream supports it. c.wmu must be held.
+func (c *Conn) writeLocked(head, body []byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
+	var n int64
 	var err error
 	if body == nil {
-		_, err = c.rw.Write(head)
+		var m int
+		m, err = c.rw.Write(head)
+		n = int64(m)
 	} else {
-		bufs := net.Buffers{head, body}
-		_, err = bufs.WriteTo(c.rw)
+		c.wbufs = [2][]byte{head, body}
+		bufs := net.Buffers(c.wbufs[:])
+		n, err = bufs.WriteTo(c.rw)
+		c.wbufs = [2][]byte{} // do not keep the caller's body alive
 	}
 	if err != nil {
 		err = c.wrapErr(err)
-		// A frame may have been partly written: nothing sent after it
-		// could be framed correctly, so every later send fails the same
-		// way. A deadline that expired before any byte went out is the
-		// one case that could be retried, but we cannot tell that apart
-		// reliably from a partial write, so it is sticky too.
-		c.writeErr = err
+		// A frame partly written cannot be finished by a later call in
+		// a way the caller could reason about, so from then on every
+		// send fails with this error. A deadline that expired before
+		// the first byte went out leaves the stream intact.
+		if n > 0 || !isTimeout(err) {
+			c.writeErr = err
+		}
 	}
 	return err
 }
@@ -209,9 +225,7 @@ func (c *Conn) writeFrame(head, body []byte) error {
 // cut short is io.ErrUnexpectedEOF. A body that cannot be decoded is a
 // *DecodeError, after which the next Recv reads the next message.
 func (c *Conn) Recv(v any) error {
-	c.rmu.Lock()
-	body, err := c.readFrameLocked(nil, c.maxSize)
-	c.rmu.Unlock()
+	body, err := c.recv(nil, c.maxSize)
 	if err != nil {
 		return err
 	}
@@ -225,9 +239,7 @@ func (c *Conn) Recv(v any) error {
 // Python's conn.recv_bytes() does. The returned slice is newly allocated and
 // belongs to the caller.
 func (c *Conn) RecvBytes() ([]byte, error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	return c.readFrameLocked(nil, c.maxSize)
+	return c.recv(nil, c.maxSize)
 }
 
 // RecvBytesMax is RecvBytes with a tighter limit for this one message, as
@@ -239,46 +251,202 @@ func (c *Conn) RecvBytesMax(max int) ([]byte, error) {
 	if max >= 0 && uint64(max) < limit {
 		limit = uint64(max)
 	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	return c.readFrameLocked(nil, limit)
+	return c.recv(nil, limit)
 }
 
-func (c *Conn) readFrameLocked(dst []byte, limit uint64) ([]byte, error) {
+// RecvBytesInto receives one message into buf and returns its length, as
+// Python's conn.recv_bytes_into(buf) does (recv_bytes_into(buf, offset) is
+// RecvBytesInto(buf[offset:])). If the message is longer than buf, it is
+// returned whole in a *BufferTooShortError and the Conn stays usable, as
+// Python raises BufferTooShort.
+func (c *Conn) RecvBytesInto(buf []byte) (int, error) {
+	if buf == nil {
+		buf = []byte{}
+	}
+	body, err := c.recv(buf, c.maxSize)
+	if err != nil {
+		return 0, err
+	}
+	if len(body) > 0 && len(buf) > 0 && &body[0] == &buf[0] {
+		return len(body), nil
+	}
+	if len(body) > len(buf) {
+		return 0, &BufferTooShortError{Message: body}
+	}
+	return copy(buf, body), nil
+}
+
+func (c *Conn) recv(dst []byte, limit uint64) ([]byte, error) {
 	if !c.readable {
 		return nil, ErrNotReadable
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.recvLocked(dst, limit)
+}
+
+func (c *Conn) recvLocked(dst []byte, limit uint64) ([]byte, error) {
 	if c.readErr != nil {
 		return nil, c.readErr
 	}
-	n, started, err := readHeader(c.br, c.rhdr[:])
-	if err != nil {
-		return nil, c.failRead(err, started)
+	body, err := c.fr.next(limit, dst)
+	if err == nil {
+		return body, nil
 	}
-	if n > limit {
-		c.failRead(&MessageTooLargeError{Size: n, Max: int64(limit)}, true)
+	err = c.wrapErr(err)
+	if isTimeout(err) {
+		return nil, err // the frame reader keeps its place
+	}
+	// Anything else breaks the stream for good: the end of it, a header
+	// no CPython writes, a body we refuse (Python closes the connection
+	// then too), or an I/O error.
+	c.readErr = err
+	var fe *FrameError
+	var tl *MessageTooLargeError
+	if errors.As(err, &fe) || errors.As(err, &tl) {
 		c.Close()
-		return nil, c.readErr
 	}
-	body, err := readBody(c.br, n, dst)
-	if err != nil {
-		return nil, c.failRead(err, true)
-	}
-	return body, nil
+	return nil, err
 }
 
-// failRead decides what err means for later reads and returns it for the
-// caller. Every failure is permanent except a timeout before the first byte
-// of a frame: then nothing of the stream was consumed and the Conn stays
-// usable. A header no CPython can write closes the Conn.
-func (c *Conn) failRead(err error, started bool) error {
-	err = c.wrapErr(err)
-	var fe *FrameError
-	if errors.As(err, &fe) {
-		c.Close()
+// Poll reports whether a message, or the end of the stream, is ready to be
+// received, as Python's conn.poll(timeout) does: with timeout zero it checks
+// without waiting, with a negative timeout it waits until one is, and
+// otherwise it waits up to timeout. Part of a message that has arrived
+// counts as ready.
+func (c *Conn) Poll(timeout time.Duration) (bool, error) {
+	switch {
+	case timeout < 0:
+		return c.PollContext(context.Background())
+	case timeout == 0:
+		return c.pollNow()
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		ok, err := c.PollContext(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false, nil
+		}
+		return ok, err
 	}
-	if started || !isTimeout(err) {
-		c.readErr = err
+}
+
+// PollContext waits until a message, or the end of the stream, is ready to
+// be received, or ctx is done; it then returns ctx's error.
+func (c *Conn) PollContext(ctx context.Context) (bool, error) {
+	if !c.readable {
+		return false, ErrNotReadable
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if ready, err, done := c.readyLocked(); done {
+		return ready, err
+	}
+	var err error
+	withReadContext(c, ctx, func() { _, err = c.br.Peek(1) })
+	if cerr := contextCause(ctx, err); cerr != nil {
+		return false, cerr
+	}
+	if err != nil && isTimeout(err) {
+		return false, err // the caller's own deadline
+	}
+	if err != nil && errors.Is(c.wrapErr(err), net.ErrClosed) {
+		return false, net.ErrClosed
+	}
+	// Data, the end of the stream or a broken one: a receive would not
+	// block, and reports what happened.
+	return true, nil
+}
+
+// readyLocked answers Poll without I/O when it can.
+func (c *Conn) readyLocked() (ready bool, err error, done bool) {
+	select {
+	case <-c.closed:
+		return false, net.ErrClosed, true
+	default:
+	}
+	if c.readErr != nil || c.fr.inFrame() || c.br.Buffered() > 0 {
+		return true, nil, true
+	}
+	return false, nil, false
+}
+
+// pollNow checks readiness without waiting.
+func (c *Conn) pollNow() (bool, error) {
+	if !c.readable {
+		return false, ErrNotReadable
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if ready, err, done := c.readyLocked(); done {
+		return ready, err
+	}
+	if ready, ok := pollFD(c.rw); ok {
+		return ready, nil
+	}
+	// A stream without a descriptor: a short wait stands in for a
+	// non-blocking check.
+	var err error
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	withReadContext(c, ctx, func() { _, err = c.br.Peek(1) })
+	return err == nil || !isTimeout(err), nil
+}
+
+// RecvContext is Recv that gives up when ctx is done, returning ctx's
+// error. Giving up in the middle of a message loses nothing: the next
+// receive carries on with it.
+func (c *Conn) RecvContext(ctx context.Context, v any) error {
+	body, err := c.recvContext(ctx, nil, c.maxSize)
+	if err != nil {
+		return err
+	}
+	if err := c.codec.Unmarshal(body, v); err != nil {
+		return &DecodeError{Body: body, Err: err}
+	}
+	return nil
+}
+
+// RecvBytesContext is RecvBytes that gives up when ctx is done.
+func (c *Conn) RecvBytesContext(ctx context.Context) ([]byte, error) {
+	return c.recvContext(ctx, nil, c.maxSize)
+}
+
+func (c *Conn) recvContext(ctx context.Context, dst []byte, limit uint64) ([]byte, error) {
+	if !c.readable {
+		return nil, ErrNotReadable
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	var body []byte
+	var err error
+	withReadContext(c, ctx, func() { body, err = c.recvLocked(dst, limit) })
+	if cerr := contextCause(ctx, err); cerr != nil {
+		return nil, cerr
+	}
+	return body, err
+}
+
+// SendContext is Send that gives up when ctx is done, returning ctx's
+// error. If some of the message was already written, the Conn can send
+// nothing more (every later send fails), since the peer is left holding
+// part of a frame.
+func (c *Conn) SendContext(ctx context.Context, v any) error {
+	var err error
+	withWriteContext(c, ctx, func() { err = c.Send(v) })
+	if cerr := contextCause(ctx, err); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// SendBytesContext is SendBytes that gives up when ctx is done; see
+// SendContext.
+func (c *Conn) SendBytesContext(ctx context.Context, b []byte) error {
+	var err error
+	withWriteContext(c, ctx, func() { err = c.SendBytes(b) })
+	if cerr := contextCause(ctx, err); cerr != nil {
+		return cerr
 	}
 	return err
 }
@@ -305,7 +473,7 @@ func (c *Conn) wrapErr(err error) error {
 // error that matches net.ErrClosed. Close is safe to call more than once;
 // later calls return the first call's result.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() {
+	c.closeMu.Do(func() {
 		close(c.closed)
 		c.closeErr = c.rw.Close()
 	})
@@ -320,24 +488,31 @@ type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
 var ErrNoDeadline = errors.New("conn: stream does not support deadlines")
 
 // SetReadDeadline sets the deadline for receiving calls, as
-// net.Conn.SetReadDeadline does. A receive that times out before any byte of
-// a message arrived leaves the Conn usable; one that times out in the middle
-// of a message leaves the read side failed, since the rest of that message is
-// still on its way.
+// net.Conn.SetReadDeadline does. A receive that times out, even in the
+// middle of a message, leaves the Conn usable: the next receive carries on
+// where it stopped.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	d, ok := c.rw.(readDeadliner)
 	if !ok {
 		return ErrNoDeadline
 	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.userRD = t
 	return d.SetReadDeadline(t)
 }
 
-// SetWriteDeadline sets the deadline for sending calls.
+// SetWriteDeadline sets the deadline for sending calls. A send that times
+// out before writing anything leaves the Conn usable; one that times out
+// part-way through a message leaves every later send failing.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	d, ok := c.rw.(writeDeadliner)
 	if !ok {
 		return ErrNoDeadline
 	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.userWD = t
 	return d.SetWriteDeadline(t)
 }
 

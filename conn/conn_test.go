@@ -130,10 +130,14 @@ func TestLongHeader(t *testing.T) {
 	assert.Equal(t, []byte{0x7f, 0xff, 0xff, 0xff}, buf[start:])
 
 	// Reading: -1 then an 8-byte length.
-	n, started, err := readHeader(bytes.NewReader(appendHeader(nil, 1<<40)), make([]byte, 12))
+	fr := newFrameReader(bytes.NewReader(append(appendHeader(nil, 3), "abc"...)))
+	body, err := fr.next(10, nil)
 	require.NoError(t, err)
-	assert.True(t, started)
-	assert.Equal(t, uint64(1<<40), n)
+	assert.Equal(t, "abc", string(body))
+	fr = newFrameReader(bytes.NewReader(appendHeader(nil, 1<<40)))
+	_, err = fr.next(1<<41, nil)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "an 8-byte length is read whole before the body")
+	assert.Equal(t, uint64(1<<40), fr.n)
 }
 
 func TestNoLongHeadersRefusesBeforeWriting(t *testing.T) {

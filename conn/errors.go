@@ -63,3 +63,14 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string { return "conn: cannot decode message: " + e.Err.Error() }
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// BufferTooShortError is returned by RecvBytesInto when the message does not
+// fit in the buffer, as Python raises BufferTooShort. It carries the whole
+// message; the Conn stays usable.
+type BufferTooShortError struct {
+	Message []byte
+}
+
+func (e *BufferTooShortError) Error() string {
+	return fmt.Sprintf("conn: buffer too short for a message of %d bytes", len(e.Message))
+}

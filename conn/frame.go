@@ -43,27 +43,6 @@ func appendHeader(dst []byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(dst, n)
 }
 
-// readHeader reads one frame header from r into scratch (at least 12 bytes).
-// started reports whether any byte of the frame was consumed. The error is
-// io.EOF only when r ended before the first byte of the header; a header cut
-// short is io.ErrUnexpectedEOF.
-func readHeader(r io.Reader, scratch []byte) (n uint64, started bool, err error) {
-	if m, err := io.ReadFull(r, scratch[:shortHeaderLen]); err != nil {
-		return 0, m > 0, err // io.EOF if nothing was read, io.ErrUnexpectedEOF if some
-	}
-	short := int32(binary.BigEndian.Uint32(scratch[:shortHeaderLen]))
-	if short >= 0 {
-		return uint64(short), true, nil
-	}
-	if short != -1 {
-		return 0, true, &FrameError{Header: append([]byte(nil), scratch[:shortHeaderLen]...), Reason: "negative length"}
-	}
-	if _, err := io.ReadFull(r, scratch[shortHeaderLen:longHeaderLen]); err != nil {
-		return 0, true, noEOF(err)
-	}
-	return binary.BigEndian.Uint64(scratch[shortHeaderLen:longHeaderLen]), true, nil
-}
-
 // noEOF turns io.EOF into io.ErrUnexpectedEOF: once part of a frame has been
 // read, the end of the stream cuts a message short.
 func noEOF(err error) error {
@@ -79,36 +58,116 @@ func noEOF(err error) error {
 // twice the bytes the peer really sent.
 const initialBodyAlloc = 64 << 20
 
-// readBody reads a body of n bytes from r into dst (grown as needed) and
-// returns the body.
-func readBody(r io.Reader, n uint64, dst []byte) ([]byte, error) {
-	if n <= uint64(cap(dst)) {
-		dst = dst[:n]
-		_, err := io.ReadFull(r, dst)
-		return dst, noEOF(err)
-	}
-	if n <= initialBodyAlloc {
-		dst = make([]byte, n)
-		_, err := io.ReadFull(r, dst)
-		return dst, noEOF(err)
-	}
-	dst = make([]byte, initialBodyAlloc)
-	got := 0
-	for {
-		m, err := io.ReadFull(r, dst[got:])
-		got += m
+// frameReader reads frames and can be resumed: when a read fails with a
+// timeout (a deadline, a cancelled context), the part of the frame already
+// read is kept and the next call carries on from there, so a deadline never
+// costs the stream its framing.
+type frameReader struct {
+	r      io.Reader
+	hdr    [longHeaderLen]byte
+	hdrGot int    // header bytes read so far
+	hdrLen int    // shortHeaderLen, or longHeaderLen once -1 was seen
+	n      uint64 // body length, once the header is complete
+	body   []byte // the body being filled; len is what is allocated
+	got    int    // body bytes read so far
+	// borrowed is true while body is the caller's buffer (RecvBytesInto),
+	// which must not be handed to anyone else.
+	borrowed bool
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: r, hdrLen: shortHeaderLen}
+}
+
+// inFrame reports whether part of a frame has been read.
+func (f *frameReader) inFrame() bool { return f.hdrGot > 0 }
+
+// next reads the rest of the current frame and returns its body. A body
+// over limit is refused with a *MessageTooLargeError once its header is
+// read. When dst is non-nil and the body fits in it, the body is read into
+// dst and the result aliases it; otherwise the body is newly allocated.
+//
+// The error is io.EOF only when the stream ended before a frame began; a
+// frame cut short is io.ErrUnexpectedEOF. After a timeout the state is kept
+// for the next call; after any other error the caller must give up on the
+// stream.
+func (f *frameReader) next(limit uint64, dst []byte) ([]byte, error) {
+	for f.hdrGot < f.hdrLen {
+		m, err := f.r.Read(f.hdr[f.hdrGot:f.hdrLen])
+		f.hdrGot += m
+		if f.hdrGot == shortHeaderLen && f.hdrLen == shortHeaderLen {
+			if short := int32(binary.BigEndian.Uint32(f.hdr[:4])); short == -1 {
+				f.hdrLen = longHeaderLen
+			} else if short < 0 {
+				return nil, &FrameError{Header: append([]byte(nil), f.hdr[:4]...), Reason: "negative length"}
+			} else {
+				f.n = uint64(short)
+			}
+		}
+		if f.hdrGot == f.hdrLen {
+			if f.hdrLen == longHeaderLen {
+				f.n = binary.BigEndian.Uint64(f.hdr[4:12])
+			}
+			break
+		}
 		if err != nil {
+			if f.hdrGot == 0 {
+				return nil, err // io.EOF between frames stays io.EOF
+			}
 			return nil, noEOF(err)
 		}
-		if uint64(got) == n {
-			return dst, nil
-		}
-		grow := uint64(len(dst)) * 2
-		if grow > n || grow > math.MaxInt {
-			grow = n
-		}
-		next := make([]byte, grow)
-		copy(next, dst[:got])
-		dst = next
 	}
+	if f.n > limit {
+		return nil, &MessageTooLargeError{Size: f.n, Max: int64(limit)}
+	}
+	f.placeBody(dst)
+	for uint64(f.got) < f.n {
+		if f.got == len(f.body) {
+			f.growBody()
+		}
+		m, err := f.r.Read(f.body[f.got:])
+		f.got += m
+		if err != nil && uint64(f.got) < f.n {
+			return nil, noEOF(err)
+		}
+	}
+	body := f.body[:f.n]
+	*f = frameReader{r: f.r, hdrLen: shortHeaderLen}
+	return body, nil
+}
+
+// placeBody chooses where the body goes: the caller's dst when it fits,
+// else a buffer of our own, carrying over what an earlier, interrupted call
+// already read.
+func (f *frameReader) placeBody(dst []byte) {
+	switch {
+	case dst != nil && f.n <= uint64(len(dst)):
+		if f.got > 0 && (len(f.body) == 0 || &f.body[0] != &dst[0]) {
+			copy(dst, f.body[:f.got])
+		}
+		f.body, f.borrowed = dst[:f.n], true
+	case f.body == nil || f.borrowed:
+		size := f.n
+		if size > initialBodyAlloc {
+			size = initialBodyAlloc
+		}
+		own := make([]byte, size, size)
+		if f.got > 0 {
+			if uint64(f.got) > size {
+				own = make([]byte, f.got)
+			}
+			copy(own, f.body[:f.got])
+		}
+		f.body, f.borrowed = own, false
+	}
+}
+
+func (f *frameReader) growBody() {
+	grow := uint64(len(f.body)) * 2
+	if grow > f.n || grow > math.MaxInt {
+		grow = f.n
+	}
+	next := make([]byte, grow)
+	copy(next, f.body[:f.got])
+	f.body = next
 }

@@ -1,0 +1,227 @@
+//go:build unix
+
+package conn
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPoll(t *testing.T) {
+	eachTransport(t, func(t *testing.T, a, b *Conn) {
+		ok, err := b.Poll(0)
+		require.NoError(t, err)
+		assert.False(t, ok, "nothing sent yet")
+
+		start := time.Now()
+		ok, err = b.Poll(50 * time.Millisecond)
+		require.NoError(t, err)
+		assert.False(t, ok)
+		assert.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond)
+
+		go func() {
+			time.Sleep(30 * time.Millisecond)
+			a.SendBytes([]byte("x"))
+		}()
+		ok, err = b.Poll(-1)
+		require.NoError(t, err)
+		assert.True(t, ok, "a message arrived")
+		ok, err = b.Poll(0)
+		require.NoError(t, err)
+		assert.True(t, ok, "polling consumes nothing")
+		got, err := b.RecvBytes()
+		require.NoError(t, err)
+		assert.Equal(t, "x", string(got))
+
+		ok, err = b.Poll(0)
+		require.NoError(t, err)
+		assert.False(t, ok)
+		require.NoError(t, a.Close())
+		ok, err = b.Poll(time.Second)
+		require.NoError(t, err)
+		assert.True(t, ok, "end of stream is ready, as in Python")
+		_, err = b.RecvBytes()
+		assert.Equal(t, io.EOF, err)
+
+		require.NoError(t, b.Close())
+		_, err = b.Poll(0)
+		assert.ErrorIs(t, err, net.ErrClosed)
+	})
+}
+
+func TestPollKeepsUserDeadline(t *testing.T) {
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	require.NoError(t, b.SetReadDeadline(time.Now().Add(80*time.Millisecond)))
+	ok, err := b.Poll(10 * time.Millisecond)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	// The user's deadline is still the one in force.
+	_, err = b.RecvBytes()
+	assert.True(t, isTimeout(err), "got %v", err)
+}
+
+func TestResumeAfterTimeoutMidFrame(t *testing.T) {
+	c, peer := rawPair(t, nil)
+	body := pattern(100000)
+	frame := append(appendHeader(nil, uint64(len(body))), body...)
+	// Part of the header, then part of the body, each followed by a
+	// receive that times out; the frame still arrives whole.
+	cuts := []int{0, 2, 4 + 50000, len(frame)}
+	for i := 1; i < len(cuts); i++ {
+		_, err := peer.Write(frame[cuts[i-1]:cuts[i]])
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+		got, err := c.RecvBytes()
+		if i < len(cuts)-1 {
+			require.Error(t, err)
+			require.True(t, isTimeout(err), "got %v", err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, body, got)
+	}
+}
+
+func TestRecvContextCancelledMidFrameLosesNothing(t *testing.T) {
+	c, peer := rawPair(t, nil)
+	_, err := peer.Write([]byte{0, 0, 0, 5, 'h', 'e'})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err = c.RecvBytesContext(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = peer.Write([]byte("llo"))
+	require.NoError(t, err)
+	got, err := c.RecvBytesContext(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(got))
+
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	var v any
+	assert.ErrorIs(t, c.RecvContext(ctx, &v), context.DeadlineExceeded)
+}
+
+func TestRecvBytesInto(t *testing.T) {
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	for _, m := range []string{"hello", "", "too long for it", "after"} {
+		require.NoError(t, a.SendBytes([]byte(m)))
+	}
+	buf := make([]byte, 10)
+	n, err := b.RecvBytesInto(buf[2:]) // recv_bytes_into(buf, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 5, n)
+	assert.Equal(t, "\x00\x00hello\x00\x00\x00", string(buf))
+
+	n, err = b.RecvBytesInto(buf)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+
+	_, err = b.RecvBytesInto(buf)
+	var short *BufferTooShortError
+	require.ErrorAs(t, err, &short)
+	assert.Equal(t, "too long for it", string(short.Message))
+
+	n, err = b.RecvBytesInto(buf)
+	require.NoError(t, err, "the Conn stays usable after BufferTooShort")
+	assert.Equal(t, "after", string(buf[:n]))
+}
+
+func TestRecvBytesIntoResumesIntoNewBuffer(t *testing.T) {
+	c, peer := rawPair(t, nil)
+	_, err := peer.Write([]byte{0, 0, 0, 6, 'a', 'b', 'c'})
+	require.NoError(t, err)
+	first := make([]byte, 8)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+	_, err = c.RecvBytesInto(first)
+	require.True(t, isTimeout(err))
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+	_, err = peer.Write([]byte("def"))
+	require.NoError(t, err)
+	// A different buffer, then a plain RecvBytes: both see the whole body.
+	second := make([]byte, 6)
+	n, err := c.RecvBytesInto(second)
+	require.NoError(t, err)
+	assert.Equal(t, "abcdef", string(second[:n]))
+}
+
+func TestWriteDeadlineBeforeAnyByteIsNotSticky(t *testing.T) {
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	require.NoError(t, a.SetWriteDeadline(pastDeadline))
+	err = a.SendBytes([]byte("lost"))
+	require.True(t, isTimeout(err), "got %v", err)
+	require.NoError(t, a.SetWriteDeadline(time.Time{}))
+	require.NoError(t, a.SendBytes([]byte("kept")))
+	got, err := b.RecvBytes()
+	require.NoError(t, err)
+	assert.Equal(t, "kept", string(got), "nothing of the timed-out frame reached the wire")
+}
+
+func TestWriteTimeoutMidFrameIsSticky(t *testing.T) {
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	// Nobody reads b, so a large body fills the socket buffers and
+	// the write stops part-way.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = a.SendBytesContext(ctx, make([]byte, 32<<20))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	err = a.SendBytes([]byte("x"))
+	assert.True(t, isTimeout(err), "later sends fail with the same error, got %v", err)
+}
+
+func TestWait(t *testing.T) {
+	var ends []*Conn
+	var peers []*Conn
+	for i := 0; i < 4; i++ {
+		a, b, err := Pipe(nil)
+		require.NoError(t, err)
+		defer a.Close()
+		defer b.Close()
+		peers, ends = append(peers, a), append(ends, b)
+	}
+	ready, err := Wait(ends, 0)
+	require.NoError(t, err)
+	assert.Empty(t, ready)
+
+	ready, err = Wait(ends, 30*time.Millisecond)
+	require.NoError(t, err)
+	assert.Empty(t, ready, "timeout with nothing ready")
+
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		peers[2].SendBytes([]byte("two"))
+	}()
+	ready, err = Wait(ends, -1)
+	require.NoError(t, err)
+	assert.Equal(t, []*Conn{ends[2]}, ready)
+
+	require.NoError(t, peers[0].SendBytes([]byte("zero")))
+	require.NoError(t, peers[3].Close())
+	time.Sleep(10 * time.Millisecond)
+	ready, err = Wait(ends, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, []*Conn{ends[0], ends[2], ends[3]}, ready, "messages and end of stream, in the order given")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = WaitContext(ctx, ends[1:2])
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
