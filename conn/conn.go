@@ -79,11 +79,11 @@ type Conn struct {
 	wbufs    [2][]byte  // header and large body, for writev
 	writeErr error      // sticky: a frame partly written leaves the stream unusable
 
-	dmu     sync.Mutex // guards the deadlines the user set
-	userRD  time.Time
-	userWD  time.Time
-	closeMu sync.Once
-	closed  chan struct{}
+	dmu      sync.Mutex // guards the deadlines the user set
+	userRD   time.Time
+	userWD   time.Time
+	closeMu  sync.Once
+	closed   chan struct{}
 	closeErr error
 }
 
