@@ -334,3 +334,18 @@ func runWithTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration) (string, error
 	err := cmd.Wait()
 	return out.String(), err
 }
+
+// TestCPythonConnectionParity runs what CPython's own connection tests
+// (_TestConnection in Lib/test/_test_multiprocessing.py) check of an echo
+// child, with the child being pipebridge echo --fd N.
+func TestCPythonConnectionParity(t *testing.T) {
+	exe := pipebridgeBinary(t)
+	pymatrix.Run(t, func(t *testing.T, py pymatrix.Interpreter) {
+		t.Parallel()
+		cmd := py.Command(filepath.Join("testdata", "cpython_connection_parity.py"), exe, "bytes")
+		out, err := runWithTimeout(t, cmd, 60*time.Second)
+		require.NoError(t, err, "output:\n%s", out)
+		assert.True(t, strings.HasSuffix(out, "ALL OK\n"), "output:\n%s", out)
+		assert.NotContains(t, out, "FAIL")
+	})
+}

@@ -39,7 +39,7 @@ func (p PickleCodec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 		proto = 4
 	}
 	buf := bytes.NewBuffer(dst)
-	enc := ogórek.NewEncoderWithConfig(buf, &ogórek.EncoderConfig{Protocol: proto})
+	enc := ogórek.NewEncoderWithConfig(buf, &ogórek.EncoderConfig{Protocol: proto, StrictUnicode: true})
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
