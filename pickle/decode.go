@@ -1,0 +1,1396 @@
+package pickle
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"unsafe"
+)
+
+// Unmarshal decodes the pickle in data and stores the result in the value
+// pointed to by v, which must be a non-nil *any (typed targets are not
+// supported yet). Bytes after the pickle's STOP opcode are ignored, as
+// Python's pickle.loads ignores them.
+//
+// The value stored follows the table in the package documentation: None is
+// nil, int is int64 or *big.Int, str is string, bytes is []byte, list is
+// []any, tuple is Tuple, dict is *Dict, set is *Set, and objects of any
+// class are *Object. Nothing is imported or executed, so any input is safe
+// to decode; the limits of DecodeOptions bound the work it can cause.
+func Unmarshal(data []byte, v any) error {
+	return DecodeOptions{}.Unmarshal(data, v)
+}
+
+// Unmarshal is like the package's Unmarshal, with options o.
+func (o DecodeOptions) Unmarshal(data []byte, v any) error {
+	ptr, ok := v.(*any)
+	if !ok || ptr == nil {
+		if v == nil || reflect.TypeOf(v).Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
+			return fmt.Errorf("%w (got %T)", ErrUnsupportedTarget, v)
+		}
+		return fmt.Errorf("%w (got %T): decoding into typed values is not supported yet", ErrUnsupportedTarget, v)
+	}
+	cfg := o.config()
+	val, _, err := decodePickle(&cfg, data)
+	if err != nil {
+		return err
+	}
+	*ptr = val
+	return nil
+}
+
+// slot is a value on the stack or in the memo, with the nesting depth of
+// the value (so that deep nesting is refused as it is built).
+type slot struct {
+	v any
+	d int32
+}
+
+// listNode is a list under construction. Lists are []any in the public
+// model, but a Python list is built after it is created and memoized
+// (EMPTY_LIST, MEMOIZE, then APPENDS), so the decoder keeps a node on the
+// stack and in the memo, and hands out the node's items as a []any when
+// the list is stored somewhere (sealing). Every store of the same node
+// hands out the same slice, so shared lists stay shared. A node that
+// changes after it was sealed (only recursive lists and unusual pickles do
+// that) is recorded, and a fix-up pass at the end replaces the stale slices
+// with the final ones.
+type listNode struct {
+	items []any
+	box   any // items as handed out since the last change; nil if none
+}
+
+type memoSlot struct {
+	slot
+	ok bool
+}
+
+type decoder struct {
+	cfg   *decodeConfig
+	data  []byte
+	pos   int
+	opPos int
+	op    byte
+
+	stack []slot
+	marks []int
+	fence int
+
+	memo    []memoSlot
+	memoMap map[int64]slot
+	memoLen int
+
+	proto    int
+	alloc    int
+	allocMax int
+	nextBuf  int
+
+	stale map[unsafe.Pointer]*listNode
+}
+
+func (d *decoder) fail(err error) error {
+	return &DecodeError{Offset: int64(d.opPos), Opcode: d.op, Err: err}
+}
+
+// decodePickle decodes one pickle at the start of data, returning the value
+// and the number of bytes it took.
+func decodePickle(cfg *decodeConfig, data []byte) (any, int, error) {
+	d := decoder{cfg: cfg, data: data}
+	d.allocMax = math.MaxInt
+	if cfg.allocFactor < math.MaxInt/2/(len(data)+1) {
+		d.allocMax = allocAllowance + cfg.allocFactor*len(data)
+	}
+	d.stack = make([]slot, 0, 16)
+	v, err := d.run()
+	if err != nil {
+		if de, ok := err.(*DecodeError); ok {
+			return nil, 0, de
+		}
+		return nil, 0, d.fail(err)
+	}
+	return v, d.pos, nil
+}
+
+func (d *decoder) account(n int) error {
+	d.alloc += n
+	if d.alloc > d.allocMax {
+		return &LimitError{Limit: "MaxAllocFactor", Max: int64(d.cfg.allocFactor), Got: int64(d.alloc)}
+	}
+	return nil
+}
+
+func (d *decoder) checkDepth(depth int32) error {
+	if int(depth) > d.cfg.maxDepth {
+		return &LimitError{Limit: "MaxDepth", Max: int64(d.cfg.maxDepth), Got: int64(depth)}
+	}
+	return nil
+}
+
+func (d *decoder) checkLen(n int) error {
+	if n > d.cfg.maxContainer {
+		return &LimitError{Limit: "MaxContainerLen", Max: int64(d.cfg.maxContainer), Got: int64(n)}
+	}
+	return nil
+}
+
+// take returns the next n bytes of input.
+func (d *decoder) take(n int) ([]byte, error) {
+	if n > len(d.data)-d.pos || n < 0 {
+		d.pos = len(d.data)
+		return nil, ErrTruncated
+	}
+	b := d.data[d.pos : d.pos+n]
+	d.pos += n
+	return b, nil
+}
+
+// takeLen returns the data of a length-prefixed argument, checking the
+// declared length against MaxStringLen and the remaining input before
+// anything is allocated.
+func (d *decoder) takeLen(n uint64) ([]byte, error) {
+	if n > uint64(d.cfg.maxString) {
+		return nil, &LimitError{Limit: "MaxStringLen", Max: int64(d.cfg.maxString), Got: int64(min(n, math.MaxInt64))}
+	}
+	if n > uint64(len(d.data)-d.pos) {
+		d.pos = len(d.data)
+		return nil, ErrTruncated
+	}
+	return d.take(int(n))
+}
+
+func (d *decoder) readLine() ([]byte, error) {
+	i := bytes.IndexByte(d.data[d.pos:], '\n')
+	if i < 0 {
+		d.pos = len(d.data)
+		return nil, ErrTruncated
+	}
+	line := d.data[d.pos : d.pos+i]
+	d.pos += i + 1
+	return line, nil
+}
+
+func (d *decoder) push(v any, depth int32) {
+	d.stack = append(d.stack, slot{v, depth})
+}
+
+func (d *decoder) pop() (slot, error) {
+	n := len(d.stack)
+	if n <= d.fence {
+		if len(d.marks) > 0 && n == d.fence {
+			return slot{}, ErrMark
+		}
+		return slot{}, ErrStackUnderflow
+	}
+	s := d.stack[n-1]
+	d.stack = d.stack[:n-1]
+	return s, nil
+}
+
+func (d *decoder) top() (*slot, error) {
+	n := len(d.stack)
+	if n <= d.fence {
+		if len(d.marks) > 0 && n == d.fence {
+			return nil, ErrMark
+		}
+		return nil, ErrStackUnderflow
+	}
+	return &d.stack[n-1], nil
+}
+
+// popMark pops the topmost mark and returns the stack index where the
+// items pushed after it begin.
+func (d *decoder) popMark() (int, error) {
+	n := len(d.marks)
+	if n == 0 {
+		return 0, ErrMark
+	}
+	k := d.marks[n-1]
+	d.marks = d.marks[:n-1]
+	d.fence = 0
+	if n > 1 {
+		d.fence = d.marks[n-2]
+	}
+	return k, nil
+}
+
+// val returns v as it is stored in a container: lists are sealed.
+func (d *decoder) val(v any) any {
+	if n, ok := v.(*listNode); ok {
+		return d.seal(n)
+	}
+	return v
+}
+
+func (d *decoder) seal(n *listNode) any {
+	if n.box == nil {
+		if cap(n.items) == 0 {
+			// A distinct backing array gives each empty list an identity,
+			// which the encoder and the fix-up pass rely on.
+			n.items = make([]any, 0, 1)
+		}
+		n.box = n.items
+	}
+	return n.box
+}
+
+// changing is called before n's items change.
+func (d *decoder) changing(n *listNode) {
+	if n.box == nil {
+		return
+	}
+	old := n.box.([]any)
+	if d.stale == nil {
+		d.stale = make(map[unsafe.Pointer]*listNode)
+	}
+	d.stale[unsafe.Pointer(unsafe.SliceData(old))] = n
+	n.box = nil
+}
+
+// items returns the values of stack slots s, sealed, and their depth + 1.
+func (d *decoder) items(s []slot) ([]any, int32, error) {
+	if err := d.checkLen(len(s)); err != nil {
+		return nil, 0, err
+	}
+	if err := d.account(16*len(s) + 24); err != nil {
+		return nil, 0, err
+	}
+	out := make([]any, len(s))
+	var depth int32
+	for i := range s {
+		out[i] = d.val(s[i].v)
+		depth = max(depth, s[i].d)
+	}
+	depth++
+	return out, depth, d.checkDepth(depth)
+}
+
+func (d *decoder) memoPut(idx int64, s slot) error {
+	if idx < int64(len(d.memo)) {
+		if !d.memo[idx].ok {
+			d.memoLen++
+		}
+		d.memo[idx] = memoSlot{s, true}
+		return d.checkMemo()
+	}
+	if idx < int64(len(d.memo))+1024 {
+		if err := d.account(32 * int(idx+1-int64(len(d.memo)))); err != nil {
+			return err
+		}
+		for int64(len(d.memo)) < idx {
+			d.memo = append(d.memo, memoSlot{})
+		}
+		d.memo = append(d.memo, memoSlot{s, true})
+		d.memoLen++
+		return d.checkMemo()
+	}
+	if d.memoMap == nil {
+		d.memoMap = make(map[int64]slot)
+	}
+	if _, ok := d.memoMap[idx]; !ok {
+		d.memoLen++
+		if err := d.account(64); err != nil {
+			return err
+		}
+	}
+	d.memoMap[idx] = s
+	return d.checkMemo()
+}
+
+func (d *decoder) checkMemo() error {
+	if d.memoLen > d.cfg.maxMemo {
+		return &LimitError{Limit: "MaxMemo", Max: int64(d.cfg.maxMemo), Got: int64(d.memoLen)}
+	}
+	return nil
+}
+
+func (d *decoder) memoGet(idx int64) error {
+	if idx >= 0 && idx < int64(len(d.memo)) && d.memo[idx].ok {
+		d.stack = append(d.stack, d.memo[idx].slot)
+		return nil
+	}
+	if s, ok := d.memoMap[idx]; ok {
+		d.stack = append(d.stack, s)
+		return nil
+	}
+	return fmt.Errorf("%w: %d", ErrMemo, idx)
+}
+
+func (d *decoder) putTop(idx int64) error {
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	return d.memoPut(idx, *t)
+}
+
+var emptyTupleValue any = Tuple{}
+
+func (d *decoder) run() (any, error) {
+	for {
+		if d.pos >= len(d.data) {
+			d.opPos, d.op = d.pos, 0
+			return nil, ErrTruncated
+		}
+		d.opPos = d.pos
+		op := d.data[d.pos]
+		d.op = op
+		d.pos++
+		var err error
+		switch op {
+		case opBinint1:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				d.push(int64(b[0]), 0)
+			}
+		case opBinint2:
+			var b []byte
+			if b, err = d.take(2); err == nil {
+				d.push(int64(binary.LittleEndian.Uint16(b)), 0)
+			}
+		case opBinint:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				d.push(int64(int32(binary.LittleEndian.Uint32(b))), 0)
+			}
+		case opBinfloat:
+			var b []byte
+			if b, err = d.take(8); err == nil {
+				d.push(math.Float64frombits(binary.BigEndian.Uint64(b)), 0)
+			}
+		case opShortBinunicode:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				err = d.loadUnicode(uint64(b[0]))
+			}
+		case opBinunicode:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				err = d.loadUnicode(uint64(binary.LittleEndian.Uint32(b)))
+			}
+		case opBinunicode8:
+			var b []byte
+			if b, err = d.take(8); err == nil {
+				err = d.loadUnicode(binary.LittleEndian.Uint64(b))
+			}
+		case opBinget:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				err = d.memoGet(int64(b[0]))
+			}
+		case opLongBinget:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				err = d.memoGet(int64(binary.LittleEndian.Uint32(b)))
+			}
+		case opMemoize:
+			err = d.putTop(int64(d.memoLen))
+		case opBinput:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				err = d.putTop(int64(b[0]))
+			}
+		case opLongBinput:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				err = d.putTop(int64(binary.LittleEndian.Uint32(b)))
+			}
+		case opMark:
+			d.marks = append(d.marks, len(d.stack))
+			d.fence = len(d.stack)
+		case opEmptyList:
+			err = d.account(64)
+			d.push(&listNode{}, 1)
+		case opEmptyDict:
+			err = d.account(64)
+			d.push(&Dict{}, 1)
+		case opEmptyTuple:
+			d.push(emptyTupleValue, 1)
+		case opEmptySet:
+			err = d.account(64)
+			d.push(&Set{}, 1)
+		case opNone:
+			d.push(nil, 0)
+		case opNewtrue:
+			d.push(true, 0)
+		case opNewfalse:
+			d.push(false, 0)
+		case opAppend:
+			err = d.loadAppend()
+		case opAppends:
+			err = d.loadAppends()
+		case opSetitem:
+			err = d.loadSetitem()
+		case opSetitems:
+			err = d.loadSetitems()
+		case opAdditems:
+			err = d.loadAdditems()
+		case opTuple1, opTuple2, opTuple3:
+			err = d.loadTupleN(int(op-opTuple1) + 1)
+		case opTuple:
+			err = d.loadTuple()
+		case opList:
+			err = d.loadList()
+		case opDict:
+			err = d.loadDict()
+		case opFrozenset:
+			err = d.loadFrozenset()
+		case opShortBinbytes:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				err = d.loadBytes(uint64(b[0]), false)
+			}
+		case opBinbytes:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				err = d.loadBytes(uint64(binary.LittleEndian.Uint32(b)), false)
+			}
+		case opBinbytes8:
+			var b []byte
+			if b, err = d.take(8); err == nil {
+				err = d.loadBytes(binary.LittleEndian.Uint64(b), false)
+			}
+		case opBytearray8:
+			var b []byte
+			if b, err = d.take(8); err == nil {
+				err = d.loadBytes(binary.LittleEndian.Uint64(b), true)
+			}
+		case opLong1:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				err = d.loadLong(int64(b[0]))
+			}
+		case opLong4:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				err = d.loadLong(int64(int32(binary.LittleEndian.Uint32(b))))
+			}
+		case opFrame:
+			var b []byte
+			if b, err = d.take(8); err == nil {
+				if n := binary.LittleEndian.Uint64(b); n > uint64(len(d.data)-d.pos) {
+					err = ErrTruncated
+				}
+			}
+		case opProto:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				if b[0] > HighestProtocol {
+					err = fmt.Errorf("%w: %d", ErrProtocol, b[0])
+				}
+				d.proto = int(b[0])
+			}
+		case opStop:
+			var s slot
+			if s, err = d.pop(); err == nil {
+				v := d.val(s.v)
+				if d.stale != nil {
+					v = d.fixup(v)
+				}
+				return v, nil
+			}
+		case opPop:
+			err = d.loadPop()
+		case opPopMark:
+			var k int
+			if k, err = d.popMark(); err == nil {
+				d.stack = d.stack[:k]
+			}
+		case opDup:
+			var t *slot
+			if t, err = d.top(); err == nil {
+				d.stack = append(d.stack, *t)
+			}
+		case opGlobal:
+			err = d.loadGlobal()
+		case opStackGlobal:
+			err = d.loadStackGlobal()
+		case opReduce:
+			err = d.loadReduce()
+		case opNewobj:
+			err = d.loadNewobj(false)
+		case opNewobjEx:
+			err = d.loadNewobj(true)
+		case opBuild:
+			err = d.loadBuild()
+		case opInst:
+			err = d.loadInst()
+		case opObj:
+			err = d.loadObj()
+		case opExt1:
+			var b []byte
+			if b, err = d.take(1); err == nil {
+				err = d.loadExt(int64(b[0]))
+			}
+		case opExt2:
+			var b []byte
+			if b, err = d.take(2); err == nil {
+				err = d.loadExt(int64(binary.LittleEndian.Uint16(b)))
+			}
+		case opExt4:
+			var b []byte
+			if b, err = d.take(4); err == nil {
+				err = d.loadExt(int64(int32(binary.LittleEndian.Uint32(b))))
+			}
+		case opPersid:
+			var line []byte
+			if line, err = d.readLine(); err == nil {
+				err = d.loadPersid(line)
+			}
+		case opBinpersid:
+			var s slot
+			if s, err = d.pop(); err == nil {
+				err = d.persistent(d.val(s.v), s.d)
+			}
+		case opNextBuffer:
+			if d.nextBuf >= len(d.cfg.Buffers) {
+				err = ErrBuffer
+			} else {
+				d.push(PickleBuffer{Data: d.cfg.Buffers[d.nextBuf]}, 0)
+				d.nextBuf++
+			}
+		case opReadonlyBuffer:
+			err = d.loadReadonly()
+		case opString, opBinstring, opShortBinstring:
+			err = d.loadPy2Str(op)
+		case opUnicode:
+			var line []byte
+			if line, err = d.readLine(); err == nil {
+				var s []byte
+				if s, err = rawUnicodeEscapeDecode(line); err == nil {
+					err = d.pushString(s)
+				}
+			}
+		case opInt:
+			err = d.loadInt()
+		case opLong:
+			var line []byte
+			if line, err = d.readLine(); err == nil {
+				if len(line) > 0 && line[len(line)-1] == 'L' {
+					line = line[:len(line)-1]
+				}
+				err = d.pushPyInt(line, true)
+			}
+		case opFloat:
+			var line []byte
+			if line, err = d.readLine(); err == nil {
+				var f float64
+				if f, err = parsePyFloat(line); err == nil {
+					d.push(f, 0)
+				}
+			}
+		case opGet:
+			var line []byte
+			if line, err = d.readLine(); err == nil {
+				var idx int64
+				if idx, err = parseMemoIndex(line); err == nil {
+					err = d.memoGet(idx)
+				}
+			}
+		case opPut:
+			var line []byte
+			if line, err = d.readLine(); err == nil {
+				var idx int64
+				if idx, err = parseMemoIndex(line); err == nil {
+					err = d.putTop(idx)
+				}
+			}
+		default:
+			err = ErrUnknownOpcode
+		}
+		if err != nil {
+			return nil, d.fail(err)
+		}
+	}
+}
+
+func parseMemoIndex(line []byte) (int64, error) {
+	v, err := parsePyInt(line, false)
+	if err != nil {
+		return 0, err
+	}
+	i, ok := v.(int64)
+	if !ok || i < 0 {
+		return 0, fmt.Errorf("%w: memo index %s", ErrSyntax, line)
+	}
+	return i, nil
+}
+
+func (d *decoder) loadPop() error {
+	n := len(d.stack)
+	if len(d.marks) > 0 && d.fence == n {
+		_, err := d.popMark()
+		return err
+	}
+	if n <= d.fence {
+		return ErrStackUnderflow
+	}
+	d.stack = d.stack[:n-1]
+	return nil
+}
+
+func (d *decoder) pushString(b []byte) error {
+	if len(b) > d.cfg.maxString {
+		return &LimitError{Limit: "MaxStringLen", Max: int64(d.cfg.maxString), Got: int64(len(b))}
+	}
+	if err := d.account(len(b) + 16); err != nil {
+		return err
+	}
+	d.push(string(b), 0)
+	return nil
+}
+
+func (d *decoder) loadUnicode(n uint64) error {
+	b, err := d.takeLen(n)
+	if err != nil {
+		return err
+	}
+	if !validPyUTF8(b) {
+		return fmt.Errorf("%w: str is not UTF-8", ErrSyntax)
+	}
+	return d.pushString(b)
+}
+
+func (d *decoder) loadBytes(n uint64, bytearray bool) error {
+	b, err := d.takeLen(n)
+	if err != nil {
+		return err
+	}
+	if err := d.account(len(b) + 24); err != nil {
+		return err
+	}
+	c := make([]byte, len(b))
+	copy(c, b)
+	if bytearray {
+		d.push(ByteArray(c), 0)
+	} else {
+		d.push(c, 0)
+	}
+	return nil
+}
+
+func (d *decoder) loadPy2Str(op byte) error {
+	var raw []byte
+	var err error
+	switch op {
+	case opShortBinstring:
+		var b []byte
+		if b, err = d.take(1); err == nil {
+			raw, err = d.takeLen(uint64(b[0]))
+		}
+	case opBinstring:
+		var b []byte
+		if b, err = d.take(4); err == nil {
+			n := int32(binary.LittleEndian.Uint32(b))
+			if n < 0 {
+				return fmt.Errorf("%w: negative length %d", ErrSyntax, n)
+			}
+			raw, err = d.takeLen(uint64(n))
+		}
+	default:
+		var line []byte
+		if line, err = d.readLine(); err == nil {
+			if len(line) < 2 || line[0] != line[len(line)-1] || (line[0] != '\'' && line[0] != '"') {
+				return fmt.Errorf("%w: STRING argument must be quoted", ErrSyntax)
+			}
+			raw, err = escapeDecode(line[1 : len(line)-1])
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(raw) > d.cfg.maxString {
+		return &LimitError{Limit: "MaxStringLen", Max: int64(d.cfg.maxString), Got: int64(len(raw))}
+	}
+	if err := d.account(len(raw) + 24); err != nil {
+		return err
+	}
+	switch d.cfg.Py2Str {
+	case Py2StrLatin1:
+		d.push(latin1String(raw), 0)
+	case Py2StrByteString:
+		d.push(ByteString(raw), 0)
+	case Py2StrBytes:
+		d.push(bytes.Clone(raw), 0)
+	default:
+		if !validPyUTF8(raw) {
+			return fmt.Errorf("%w: Python 2 str is not UTF-8 (see DecodeOptions.Py2Str)", ErrSyntax)
+		}
+		d.push(string(raw), 0)
+	}
+	return nil
+}
+
+func (d *decoder) loadInt() error {
+	line, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	switch string(line) {
+	case "00":
+		d.push(false, 0)
+		return nil
+	case "01":
+		d.push(true, 0)
+		return nil
+	}
+	return d.pushPyInt(line, true)
+}
+
+func (d *decoder) pushPyInt(line []byte, base0 bool) error {
+	if len(line) > 1<<16 {
+		// Converting long decimal strings is quadratic, as in Python,
+		// which refuses more than 4300 digits by default.
+		return &LimitError{Limit: "MaxStringLen (int digits)", Max: 1 << 16, Got: int64(len(line))}
+	}
+	if err := d.account(len(line)); err != nil {
+		return err
+	}
+	v, err := parsePyInt(line, base0)
+	if err != nil {
+		return fmt.Errorf("%w: invalid int %q", ErrSyntax, truncateForError(line))
+	}
+	d.push(v, 0)
+	return nil
+}
+
+func truncateForError(b []byte) []byte {
+	if len(b) > 40 {
+		return b[:40]
+	}
+	return b
+}
+
+func (d *decoder) loadLong(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("%w: negative length %d", ErrSyntax, n)
+	}
+	b, err := d.takeLen(uint64(n))
+	if err != nil {
+		return err
+	}
+	if err := d.account(len(b) + 32); err != nil {
+		return err
+	}
+	d.push(decodeLong(b), 0)
+	return nil
+}
+
+// decodeLong decodes a little-endian two's complement integer.
+func decodeLong(b []byte) any {
+	if len(b) == 0 {
+		return int64(0)
+	}
+	if len(b) <= 8 {
+		var u uint64
+		for i := len(b) - 1; i >= 0; i-- {
+			u = u<<8 | uint64(b[i])
+		}
+		shift := 64 - 8*uint(len(b))
+		return int64(u<<shift) >> shift
+	}
+	be := make([]byte, len(b))
+	for i, c := range b {
+		be[len(b)-1-i] = c
+	}
+	v := new(big.Int).SetBytes(be)
+	if b[len(b)-1]&0x80 != 0 {
+		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return normInt(v)
+}
+
+func (d *decoder) loadAppend() error {
+	return d.appendTo(len(d.stack) - 1)
+}
+
+// underflow is the error for an opcode that needs stack items below the
+// topmost mark.
+func (d *decoder) underflow() error {
+	if len(d.marks) > 0 {
+		return ErrMark
+	}
+	return ErrStackUnderflow
+}
+
+func (d *decoder) loadAppends() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	return d.appendTo(k)
+}
+
+// appendTo appends the stack items from x on to the list at x-1.
+func (d *decoder) appendTo(x int) error {
+	if x <= d.fence || x > len(d.stack) {
+		return d.underflow()
+	}
+	items := d.stack[x:]
+	defer func() { d.stack = d.stack[:x] }()
+	if len(items) == 0 {
+		return nil
+	}
+	target := &d.stack[x-1]
+	var depth int32
+	for _, it := range items {
+		depth = max(depth, it.d)
+	}
+	depth++
+	if err := d.checkDepth(depth); err != nil {
+		return err
+	}
+	if err := d.account(16 * len(items)); err != nil {
+		return err
+	}
+	switch t := target.v.(type) {
+	case *listNode:
+		if err := d.checkLen(len(t.items) + len(items)); err != nil {
+			return err
+		}
+		d.changing(t)
+		for _, it := range items {
+			t.items = append(t.items, d.val(it.v))
+		}
+	case *Object:
+		if err := d.checkLen(len(t.ListItems) + len(items)); err != nil {
+			return err
+		}
+		for _, it := range items {
+			t.ListItems = append(t.ListItems, d.val(it.v))
+		}
+	default:
+		return fmt.Errorf("%w: APPEND to %s", ErrType, pyTypeName(d.val(target.v)))
+	}
+	target.d = max(target.d, depth)
+	return nil
+}
+
+func (d *decoder) loadSetitem() error {
+	return d.setItems(len(d.stack) - 2)
+}
+
+func (d *decoder) loadSetitems() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	return d.setItems(k)
+}
+
+func (d *decoder) setItems(x int) error {
+	if x <= d.fence || x > len(d.stack) {
+		return d.underflow()
+	}
+	items := d.stack[x:]
+	defer func() { d.stack = d.stack[:x] }()
+	if len(items) == 0 {
+		return nil
+	}
+	if len(items)%2 != 0 {
+		return fmt.Errorf("%w: odd number of items for SETITEMS", ErrStackUnderflow)
+	}
+	target := &d.stack[x-1]
+	var depth int32
+	for _, it := range items {
+		depth = max(depth, it.d)
+	}
+	depth++
+	if err := d.checkDepth(depth); err != nil {
+		return err
+	}
+	if err := d.account(20 * len(items)); err != nil {
+		return err
+	}
+	var dict *Dict
+	switch t := target.v.(type) {
+	case *Dict:
+		dict = t
+	case *Object:
+		if t.DictItems == nil {
+			t.DictItems = &Dict{}
+		}
+		dict = t.DictItems
+	default:
+		return fmt.Errorf("%w: SETITEM on %s", ErrType, pyTypeName(d.val(target.v)))
+	}
+	if err := d.checkLen(dict.Len() + len(items)/2); err != nil {
+		return err
+	}
+	if err := d.fillDict(dict, items); err != nil {
+		return err
+	}
+	target.d = max(target.d, depth)
+	return nil
+}
+
+// fillDict sets the key, value pairs of items in dict.
+func (d *decoder) fillDict(dict *Dict, items []slot) error {
+	if len(dict.entries) == 0 && dict.index.slots == nil && len(items) <= 2*smallDict {
+		// The common case, a small dict filled at once: check keys
+		// against each other directly.
+		if cap(dict.entries) < len(items)/2 {
+			dict.entries = make([]dictEntry, 0, len(items)/2)
+		}
+		for i := 0; i < len(items); i += 2 {
+			k, v := items[i].v, d.val(items[i+1].v)
+			dup := -1
+			if s, ok := k.(string); ok {
+				for j := range dict.entries {
+					if ks, ok := dict.entries[j].key.(string); ok && ks == s {
+						dup = j
+						break
+					}
+				}
+				if dup < 0 && dict.hasNonString() {
+					dup, _ = dict.find(k)
+				}
+			} else {
+				var err error
+				if dup, err = dict.find(k); err != nil {
+					return err
+				}
+			}
+			if dup >= 0 {
+				dict.entries[dup].value = v
+				continue
+			}
+			dict.entries = append(dict.entries, dictEntry{k, v})
+		}
+		if len(dict.entries) > smallDict {
+			dict.rebuildIndex()
+		}
+		return nil
+	}
+	for i := 0; i < len(items); i += 2 {
+		if err := dict.Set(d.val(items[i].v), d.val(items[i+1].v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) loadAdditems() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	if k <= d.fence || k > len(d.stack) {
+		return d.underflow()
+	}
+	items := d.stack[k:]
+	defer func() { d.stack = d.stack[:k] }()
+	if len(items) == 0 {
+		return nil
+	}
+	target := &d.stack[k-1]
+	set, ok := target.v.(*Set)
+	if !ok {
+		return fmt.Errorf("%w: ADDITEMS on %s", ErrType, pyTypeName(d.val(target.v)))
+	}
+	if err := d.checkLen(set.Len() + len(items)); err != nil {
+		return err
+	}
+	if err := d.account(24 * len(items)); err != nil {
+		return err
+	}
+	var depth int32
+	for _, it := range items {
+		if err := set.Add(d.val(it.v)); err != nil {
+			return err
+		}
+		depth = max(depth, it.d)
+	}
+	target.d = max(target.d, depth+1)
+	return d.checkDepth(depth + 1)
+}
+
+func (d *decoder) loadTupleN(n int) error {
+	k := len(d.stack) - n
+	if k < d.fence {
+		return d.underflow()
+	}
+	t, depth, err := d.items(d.stack[k:])
+	if err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	d.push(Tuple(t), depth)
+	return nil
+}
+
+func (d *decoder) loadTuple() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	if k == len(d.stack) {
+		d.push(emptyTupleValue, 1)
+		return nil
+	}
+	t, depth, err := d.items(d.stack[k:])
+	if err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	d.push(Tuple(t), depth)
+	return nil
+}
+
+func (d *decoder) loadList() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	l, depth, err := d.items(d.stack[k:])
+	if err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	if err := d.account(64); err != nil {
+		return err
+	}
+	d.push(&listNode{items: l}, depth)
+	return nil
+}
+
+func (d *decoder) loadDict() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	items := d.stack[k:]
+	if len(items)%2 != 0 {
+		return fmt.Errorf("%w: odd number of items for DICT", ErrStackUnderflow)
+	}
+	if err := d.checkLen(len(items) / 2); err != nil {
+		return err
+	}
+	var depth int32
+	for _, it := range items {
+		depth = max(depth, it.d)
+	}
+	depth++
+	if err := d.checkDepth(depth); err != nil {
+		return err
+	}
+	if err := d.account(64 + 20*len(items)); err != nil {
+		return err
+	}
+	dict := &Dict{}
+	if err := d.fillDict(dict, items); err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	d.push(dict, depth)
+	return nil
+}
+
+func (d *decoder) loadFrozenset() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	items, depth, err := d.items(d.stack[k:])
+	if err != nil {
+		return err
+	}
+	f, err := NewFrozenSet(items...)
+	if err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	d.push(f, depth)
+	return nil
+}
+
+// fixName applies Python's fix_imports mapping from Python 2 names, for
+// pickles of protocols 0 to 2.
+func (d *decoder) fixName(g Global) Global {
+	if d.proto >= 3 {
+		return g
+	}
+	if m, ok := nameMapping[g]; ok {
+		return m
+	}
+	if m, ok := importMapping[g.Module]; ok {
+		g.Module = m
+	}
+	return g
+}
+
+func (d *decoder) readGlobalName() (Global, error) {
+	mod, err := d.readLine()
+	if err != nil {
+		return Global{}, err
+	}
+	name, err := d.readLine()
+	if err != nil {
+		return Global{}, err
+	}
+	if !validPyUTF8(mod) || !validPyUTF8(name) {
+		return Global{}, fmt.Errorf("%w: global name is not UTF-8", ErrSyntax)
+	}
+	if err := d.account(len(mod) + len(name) + 32); err != nil {
+		return Global{}, err
+	}
+	return d.fixName(Global{string(mod), string(name)}), nil
+}
+
+func (d *decoder) loadGlobal() error {
+	g, err := d.readGlobalName()
+	if err != nil {
+		return err
+	}
+	d.push(g, 0)
+	return nil
+}
+
+func (d *decoder) loadStackGlobal() error {
+	name, err := d.pop()
+	if err != nil {
+		return err
+	}
+	mod, err := d.pop()
+	if err != nil {
+		return err
+	}
+	ms, ok1 := mod.v.(string)
+	ns, ok2 := name.v.(string)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%w: STACK_GLOBAL requires str", ErrType)
+	}
+	d.push(d.fixName(Global{ms, ns}), 0)
+	return nil
+}
+
+func (d *decoder) loadExt(code int64) error {
+	if code <= 0 {
+		return fmt.Errorf("%w: EXT code %d is not positive", ErrSyntax, code)
+	}
+	g, ok := d.cfg.Extensions[int(code)]
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrExtension, code)
+	}
+	d.push(d.fixName(g), 0)
+	return nil
+}
+
+func (d *decoder) loadPersid(line []byte) error {
+	for _, c := range line {
+		if c >= 0x80 {
+			return fmt.Errorf("%w: persistent id is not ASCII", ErrSyntax)
+		}
+	}
+	if err := d.account(len(line) + 16); err != nil {
+		return err
+	}
+	return d.persistent(string(line), 0)
+}
+
+func (d *decoder) persistent(id any, depth int32) error {
+	if d.cfg.PersistentLoad == nil {
+		d.push(PersistentRef{ID: id}, depth+1)
+		return nil
+	}
+	v, err := d.cfg.PersistentLoad(id)
+	if err != nil {
+		return fmt.Errorf("PersistentLoad: %w", err)
+	}
+	d.push(v, depth+1)
+	return nil
+}
+
+func (d *decoder) loadReadonly() error {
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	switch b := t.v.(type) {
+	case PickleBuffer:
+		b.ReadOnly = true
+		t.v = b
+	case []byte:
+	case ByteArray:
+		t.v = PickleBuffer{Data: b, ReadOnly: true}
+	default:
+		return fmt.Errorf("%w: READONLY_BUFFER on %s", ErrBuffer, pyTypeName(t.v))
+	}
+	return nil
+}
+
+// callable reports whether v could be a Python callable or class: a
+// Global, an object (which may be a class built at run time), or a value a
+// persistent_load hook returned.
+func isCallable(v any) bool {
+	switch v.(type) {
+	case Global, *Object, PersistentRef:
+		return true
+	case nil, bool, int64, float64, string, []byte, ByteArray, ByteString, Tuple, []any,
+		*listNode, *Dict, *Set, *FrozenSet, *big.Int, complex128, PickleBuffer:
+		return false
+	}
+	return true // a value from PersistentLoad
+}
+
+func (d *decoder) loadReduce() error {
+	args, err := d.pop()
+	if err != nil {
+		return err
+	}
+	fn, err := d.pop()
+	if err != nil {
+		return err
+	}
+	t, ok := args.v.(Tuple)
+	if !ok {
+		return fmt.Errorf("%w: REDUCE arguments must be a tuple, not %s", ErrType, pyTypeName(d.val(args.v)))
+	}
+	if !isCallable(fn.v) {
+		return fmt.Errorf("%w: REDUCE on %s, which is not callable", ErrType, pyTypeName(d.val(fn.v)))
+	}
+	if err := d.account(128); err != nil {
+		return err
+	}
+	depth := max(args.d, fn.d) + 1
+	if err := d.checkDepth(depth); err != nil {
+		return err
+	}
+	v, err := d.reduce(fn.v, t)
+	if err != nil {
+		return err
+	}
+	d.push(v, depth)
+	return nil
+}
+
+func (d *decoder) loadNewobj(ex bool) error {
+	var kwargs *Dict
+	var kd int32
+	if ex {
+		kw, err := d.pop()
+		if err != nil {
+			return err
+		}
+		k, ok := kw.v.(*Dict)
+		if !ok {
+			return fmt.Errorf("%w: NEWOBJ_EX keyword arguments must be a dict, not %s", ErrType, pyTypeName(d.val(kw.v)))
+		}
+		kwargs, kd = k, kw.d
+	}
+	args, err := d.pop()
+	if err != nil {
+		return err
+	}
+	cls, err := d.pop()
+	if err != nil {
+		return err
+	}
+	t, ok := args.v.(Tuple)
+	if !ok {
+		return fmt.Errorf("%w: NEWOBJ arguments must be a tuple, not %s", ErrType, pyTypeName(d.val(args.v)))
+	}
+	if !isCallable(cls.v) {
+		return fmt.Errorf("%w: NEWOBJ class must be a class, not %s", ErrType, pyTypeName(d.val(cls.v)))
+	}
+	if err := d.account(128); err != nil {
+		return err
+	}
+	depth := max(args.d, cls.d, kd) + 1
+	if err := d.checkDepth(depth); err != nil {
+		return err
+	}
+	d.push(&Object{Callable: cls.v, Args: t, Kwargs: kwargs, New: true}, depth)
+	return nil
+}
+
+func (d *decoder) loadBuild() error {
+	state, err := d.pop()
+	if err != nil {
+		return err
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	obj, ok := t.v.(*Object)
+	if !ok {
+		return fmt.Errorf("%w: BUILD on %s", ErrType, pyTypeName(d.val(t.v)))
+	}
+	sv := d.val(state.v)
+	if sv == nil {
+		return nil // Python's default BUILD ignores a None state
+	}
+	depth := state.d + 1
+	if err := d.checkDepth(depth); err != nil {
+		return err
+	}
+	t.d = max(t.d, depth)
+	if obj.State == nil {
+		obj.State = sv
+		return nil
+	}
+	// A second BUILD: merge dict states as Python's default __setstate__
+	// would; anything else cannot be represented.
+	old, ok1 := obj.State.(*Dict)
+	upd, ok2 := sv.(*Dict)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%w: second BUILD on an object with non-dict state", ErrType)
+	}
+	merged := &Dict{}
+	for k, v := range old.All() {
+		_ = merged.Set(k, v)
+	}
+	for k, v := range upd.All() {
+		_ = merged.Set(k, v)
+	}
+	obj.State = merged
+	return nil
+}
+
+func (d *decoder) loadInst() error {
+	g, err := d.readGlobalName()
+	if err != nil {
+		return err
+	}
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	args, depth, err := d.items(d.stack[k:])
+	if err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	if err := d.account(128); err != nil {
+		return err
+	}
+	d.push(&Object{Callable: g, Args: args, Inst: true}, depth)
+	return nil
+}
+
+func (d *decoder) loadObj() error {
+	k, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	if len(d.stack)-k < 1 {
+		return ErrStackUnderflow
+	}
+	cls := d.stack[k]
+	if !isCallable(cls.v) {
+		return fmt.Errorf("%w: OBJ class must be a class, not %s", ErrType, pyTypeName(d.val(cls.v)))
+	}
+	args, depth, err := d.items(d.stack[k+1:])
+	if err != nil {
+		return err
+	}
+	d.stack = d.stack[:k]
+	if err := d.account(128); err != nil {
+		return err
+	}
+	d.push(&Object{Callable: cls.v, Args: args, Inst: true}, max(depth, cls.d+1))
+	return nil
+}

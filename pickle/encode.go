@@ -1,0 +1,1429 @@
+package pickle
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	ogórek "github.com/kisielk/og-rek"
+)
+
+// Marshal returns the pickle of v at DefaultProtocol (4).
+//
+// Values of this package's model encode as the Python values they stand
+// for (see the table in the package documentation), and plain Go values as
+// their natural Python counterparts: integers of every size as int, floats
+// as float, string as str, []byte as bytes, slices and arrays as list,
+// maps and structs as dict, pointers as what they point to. A nil slice
+// encodes as an empty list and a nil map as an empty dict; a nil pointer or
+// interface as None.
+//
+// Shared pointers, maps, slices and model containers are written once and
+// referred to through the pickle memo, so Python rebuilds the same sharing,
+// and cyclic values terminate. Map keys are written in sorted order where
+// they are ordered, so output is deterministic.
+//
+// Channels, functions and unsafe pointers cannot be encoded: Marshal then
+// returns an *EncodeError naming the value's Go path, and no output.
+func Marshal(v any) ([]byte, error) {
+	return EncodeOptions{}.AppendMarshal(nil, v)
+}
+
+// Marshal is like the package's Marshal, with options o.
+func (o EncodeOptions) Marshal(v any) ([]byte, error) {
+	return o.AppendMarshal(nil, v)
+}
+
+// AppendMarshal appends the pickle of v to dst and returns the extended
+// buffer. It never modifies dst[:len(dst)]; on error it returns dst
+// unchanged in length and an error.
+func (o EncodeOptions) AppendMarshal(dst []byte, v any) ([]byte, error) {
+	proto, ok := o.protocol()
+	if !ok {
+		return dst, fmt.Errorf("pickle: unsupported protocol %d", o.Protocol)
+	}
+	e := encoder{opts: &o, proto: proto, buf: dst, maxDepth: o.maxDepth(), frameStart: -1}
+	if err := e.dump(v); err != nil {
+		return dst[:len(dst):len(dst)], e.encodeError(err)
+	}
+	return e.buf, nil
+}
+
+// Frame sizes, as CPython's pickler uses them.
+const (
+	frameSizeTarget = 64 * 1024
+	frameSizeMin    = 4
+	frameHeaderSize = 9
+	batchSize       = 1000
+)
+
+// memoKey identifies a value with identity: the address of its data, its
+// length (for strings and slices) and what kind of Python value it was
+// written as.
+type memoKey struct {
+	p unsafe.Pointer
+	n int
+	t unsafe.Pointer // Go type, for pointers
+	k uint8
+}
+
+const (
+	kStr uint8 = iota + 1
+	kBytes
+	kByteArray
+	kByteString
+	kList
+	kTuple
+	kDict
+	kSet
+	kFrozenSet
+	kObject
+	kPtr
+	kMap
+)
+
+type encoder struct {
+	opts       *EncodeOptions
+	proto      int
+	buf        []byte
+	frameStart int // index of the current frame's reserved header; -1 if none
+
+	memo    map[memoKey]int32
+	globals map[Global]int32
+	memoN   int32
+	alias   []memoKey // keys of pointers to the value being saved
+
+	depth, maxDepth int
+
+	// keep holds the temporary values the encoder makes (such as the
+	// argument tuples of reductions) until it is done: they may be
+	// memoized by address, which must not be reused meanwhile.
+	keep []any
+}
+
+// temp records a temporary value (see keep) and returns it.
+func (e *encoder) temp(v any) any {
+	e.keep = append(e.keep, v)
+	return v
+}
+
+// encErr is an error inside the encoder, with the Go path to the failing
+// value collected (innermost first) as it returns.
+type encErr struct {
+	segs []string
+	typ  reflect.Type
+	err  error
+}
+
+func (e *encErr) Error() string { return e.err.Error() }
+
+func errAt(err error, typ reflect.Type) error {
+	return &encErr{typ: typ, err: err}
+}
+
+// within adds a path segment to an error from a nested value.
+func within(err error, seg func() string) error {
+	if ee, ok := err.(*encErr); ok {
+		ee.segs = append(ee.segs, seg())
+		return ee
+	}
+	return &encErr{segs: []string{seg()}, err: err}
+}
+
+func (e *encoder) encodeError(err error) error {
+	ee, ok := err.(*encErr)
+	if !ok {
+		return &EncodeError{Err: err}
+	}
+	var b strings.Builder
+	for i := len(ee.segs) - 1; i >= 0; i-- {
+		b.WriteString(ee.segs[i])
+	}
+	return &EncodeError{Path: b.String(), Type: ee.typ, Err: ee.err}
+}
+
+func (e *encoder) dump(v any) error {
+	if e.proto >= 2 {
+		e.buf = append(e.buf, opProto, byte(e.proto))
+	}
+	if e.proto >= 4 {
+		e.startFrame()
+	}
+	if err := e.save(v); err != nil {
+		return err
+	}
+	e.buf = append(e.buf, opStop)
+	if e.frameStart >= 0 {
+		e.commitFrame()
+	}
+	return nil
+}
+
+// startFrame reserves room for the header of a new frame.
+func (e *encoder) startFrame() {
+	e.frameStart = len(e.buf)
+	e.buf = append(e.buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+}
+
+// commitFrame writes the header of the current frame, or removes the
+// reserved room if the frame is too small to be worth one.
+func (e *encoder) commitFrame() {
+	start := e.frameStart
+	n := len(e.buf) - start - frameHeaderSize
+	if n >= frameSizeMin {
+		e.buf[start] = opFrame
+		binary.LittleEndian.PutUint64(e.buf[start+1:], uint64(n))
+	} else {
+		copy(e.buf[start:], e.buf[start+frameHeaderSize:])
+		e.buf = e.buf[:len(e.buf)-frameHeaderSize]
+	}
+	e.frameStart = -1
+}
+
+// boundary is called where CPython's pickler may end a frame: before each
+// value is saved.
+func (e *encoder) boundary() {
+	if e.frameStart >= 0 && len(e.buf)-e.frameStart-frameHeaderSize >= frameSizeTarget {
+		e.commitFrame()
+		e.startFrame()
+	}
+}
+
+// writeLarge writes an opcode header and a payload of 64 KiB or more
+// outside any frame, as CPython does, so readers can take it without a
+// copy.
+func (e *encoder) writeLarge(header []byte, payload string) {
+	if e.frameStart >= 0 && len(payload) >= frameSizeTarget {
+		e.commitFrame()
+		e.buf = append(e.buf, header...)
+		e.buf = append(e.buf, payload...)
+		e.startFrame()
+		return
+	}
+	e.buf = append(e.buf, header...)
+	e.buf = append(e.buf, payload...)
+}
+
+func (e *encoder) memoGet(idx int32) {
+	switch {
+	case e.proto == 0:
+		e.buf = append(e.buf, opGet)
+		e.buf = strconv.AppendInt(e.buf, int64(idx), 10)
+		e.buf = append(e.buf, '\n')
+	case idx < 256:
+		e.buf = append(e.buf, opBinget, byte(idx))
+	default:
+		e.buf = append(e.buf, opLongBinget, byte(idx), byte(idx>>8), byte(idx>>16), byte(idx>>24))
+	}
+}
+
+// put writes a memo PUT for the next index and returns the index.
+func (e *encoder) put() int32 {
+	idx := e.memoN
+	e.memoN++
+	switch {
+	case e.proto >= 4:
+		e.buf = append(e.buf, opMemoize)
+	case e.proto == 0:
+		e.buf = append(e.buf, opPut)
+		e.buf = strconv.AppendInt(e.buf, int64(idx), 10)
+		e.buf = append(e.buf, '\n')
+	case idx < 256:
+		e.buf = append(e.buf, opBinput, byte(idx))
+	default:
+		e.buf = append(e.buf, opLongBinput, byte(idx), byte(idx>>8), byte(idx>>16), byte(idx>>24))
+	}
+	return idx
+}
+
+// memoize writes a PUT for the value just written and records it under key
+// (when key.k != 0) and the pointer aliases.
+func (e *encoder) memoize(key memoKey, aliases []memoKey) {
+	idx := e.put()
+	if key.k == 0 && len(aliases) == 0 {
+		return
+	}
+	if e.memo == nil {
+		e.memo = make(map[memoKey]int32)
+	}
+	if key.k != 0 {
+		e.memo[key] = idx
+	}
+	for _, a := range aliases {
+		e.memo[a] = idx
+	}
+}
+
+// lookup writes a GET and reports true if key is memoized.
+func (e *encoder) lookup(key memoKey) bool {
+	if e.memo == nil {
+		return false
+	}
+	if idx, ok := e.memo[key]; ok {
+		e.memoGet(idx)
+		return true
+	}
+	return false
+}
+
+func strKey(s string, k uint8) memoKey {
+	if len(s) == 0 {
+		return memoKey{k: k}
+	}
+	return memoKey{p: unsafe.Pointer(unsafe.StringData(s)), n: len(s), k: k}
+}
+
+// sliceKey is the identity of a slice; empty slices of no allocation have
+// none (every empty Python list is distinct).
+func sliceKey(p unsafe.Pointer, n, c int, k uint8) memoKey {
+	if c == 0 {
+		return memoKey{}
+	}
+	return memoKey{p: p, n: n, k: k}
+}
+
+func (e *encoder) enter() error {
+	e.depth++
+	if e.depth > e.maxDepth {
+		return ErrEncodeDepth
+	}
+	return nil
+}
+
+// save writes v. It is CPython's Pickler.save: frame boundary, persistent
+// id, memo, then the type's own writer.
+func (e *encoder) save(v any) error {
+	aliases := e.alias
+	e.alias = nil
+	e.boundary()
+	if e.opts.PersistentID != nil {
+		if done, err := e.persistent(v); done || err != nil {
+			return err
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		e.buf = append(e.buf, opNone)
+	case string:
+		return e.saveStr(x, aliases)
+	case int64:
+		e.saveInt(x)
+	case int:
+		e.saveInt(int64(x))
+	case float64:
+		e.saveFloat(x)
+	case bool:
+		e.saveBool(x)
+	case []any:
+		return e.saveList(x, aliases)
+	case *Dict:
+		if x == nil {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		return e.saveDict(x, aliases)
+	case Tuple:
+		return e.saveTuple(x, aliases)
+	case []byte:
+		return e.saveBytes(x, aliases)
+	case map[string]any:
+		return e.saveValue(reflect.ValueOf(x), aliases)
+	case Global:
+		return e.saveGlobal(x)
+	case *Object:
+		if x == nil {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		return e.saveObject(x, aliases)
+	case *Set:
+		if x == nil {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		return e.saveSet(x, aliases)
+	case *FrozenSet:
+		if x == nil {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		return e.saveFrozenSet(x, aliases)
+	case ByteArray:
+		return e.saveByteArray(x, aliases)
+	case ByteString:
+		return e.saveByteString(string(x), aliases)
+	case *big.Int:
+		if x == nil {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		e.saveBig(x)
+	case PersistentRef:
+		return e.savePers(x.ID)
+	case PickleBuffer:
+		return e.savePickleBuffer(x)
+	case complex128:
+		return e.saveComplex(x)
+	case Marshaler:
+		return e.saveMarshaler(x)
+	case ogórek.None:
+		e.buf = append(e.buf, opNone)
+	case ogórek.Tuple:
+		return e.saveTuple(Tuple(x), aliases)
+	case ogórek.Bytes:
+		return e.saveBytesString(string(x), aliases)
+	case ogórek.ByteString:
+		return e.saveByteString(string(x), aliases)
+	case ogórek.Class:
+		return e.saveGlobal(fromOgrekClass(x))
+	case ogórek.Call:
+		return e.saveObject(e.temp(&Object{Callable: fromOgrekClass(x.Callable), Args: Tuple(x.Args)}).(*Object), aliases)
+	case ogórek.Ref:
+		return e.savePers(x.Pid)
+	case ogórek.Dict:
+		return e.saveOgrekDict(x)
+	default:
+		return e.saveValue(reflect.ValueOf(v), aliases)
+	}
+	return nil
+}
+
+// fromOgrekClass turns an og-rek class, which keeps Python 2 names, into a
+// Global with Python 3 names.
+func fromOgrekClass(c ogórek.Class) Global {
+	g := Global{c.Module, c.Name}
+	if m, ok := nameMapping[g]; ok {
+		return m
+	}
+	if m, ok := importMapping[g.Module]; ok {
+		g.Module = m
+	}
+	return g
+}
+
+func (e *encoder) persistent(v any) (bool, error) {
+	id, err := e.opts.PersistentID(v)
+	if err != nil {
+		return true, fmt.Errorf("PersistentID: %w", err)
+	}
+	if id == nil {
+		return false, nil
+	}
+	return true, e.savePers(id)
+}
+
+func (e *encoder) savePers(id any) error {
+	if e.proto == 0 {
+		s, ok := id.(string)
+		if !ok || strings.ContainsRune(s, '\n') || !isASCII(s) {
+			return errors.New("protocol 0 persistent id must be an ASCII string without newlines")
+		}
+		e.buf = append(e.buf, opPersid)
+		e.buf = append(e.buf, s...)
+		e.buf = append(e.buf, '\n')
+		return nil
+	}
+	// The id itself is not offered to PersistentID again.
+	hook := e.opts.PersistentID
+	e.opts.PersistentID = nil
+	err := e.save(id)
+	e.opts.PersistentID = hook
+	if err != nil {
+		return err
+	}
+	e.buf = append(e.buf, opBinpersid)
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *encoder) saveBool(b bool) {
+	switch {
+	case e.proto >= 2 && b:
+		e.buf = append(e.buf, opNewtrue)
+	case e.proto >= 2:
+		e.buf = append(e.buf, opNewfalse)
+	case b:
+		e.buf = append(e.buf, "I01\n"...)
+	default:
+		e.buf = append(e.buf, "I00\n"...)
+	}
+}
+
+func (e *encoder) saveInt(i int64) {
+	if e.proto >= 1 {
+		switch {
+		case i >= 0 && i <= 0xff:
+			e.buf = append(e.buf, opBinint1, byte(i))
+			return
+		case i >= 0 && i <= 0xffff:
+			e.buf = append(e.buf, opBinint2, byte(i), byte(i>>8))
+			return
+		case i >= math.MinInt32 && i <= math.MaxInt32:
+			e.buf = append(e.buf, opBinint, byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
+			return
+		}
+	}
+	if e.proto >= 2 {
+		// LONG1 with the shortest little-endian two's complement.
+		n := 8
+		for n > 1 {
+			top := byte(i >> (8 * (n - 1)))
+			next := byte(i >> (8 * (n - 2)))
+			if (top == 0 && next&0x80 == 0) || (top == 0xff && next&0x80 != 0) {
+				n--
+				continue
+			}
+			break
+		}
+		e.buf = append(e.buf, opLong1, byte(n))
+		for k := 0; k < n; k++ {
+			e.buf = append(e.buf, byte(i>>(8*k)))
+		}
+		return
+	}
+	if i >= math.MinInt32 && i <= math.MaxInt32 {
+		e.buf = append(e.buf, opInt)
+		e.buf = strconv.AppendInt(e.buf, i, 10)
+		e.buf = append(e.buf, '\n')
+		return
+	}
+	e.buf = append(e.buf, opLong)
+	e.buf = strconv.AppendInt(e.buf, i, 10)
+	e.buf = append(e.buf, 'L', '\n')
+}
+
+func (e *encoder) saveUint(u uint64) {
+	if u <= math.MaxInt64 {
+		e.saveInt(int64(u))
+		return
+	}
+	e.saveBig(new(big.Int).SetUint64(u))
+}
+
+func (e *encoder) saveBig(b *big.Int) {
+	if b.IsInt64() {
+		e.saveInt(b.Int64())
+		return
+	}
+	if e.proto < 2 {
+		e.buf = append(e.buf, opLong)
+		e.buf = b.Append(e.buf, 10)
+		e.buf = append(e.buf, 'L', '\n')
+		return
+	}
+	enc := encodeLong(b)
+	if len(enc) < 256 {
+		e.buf = append(e.buf, opLong1, byte(len(enc)))
+	} else {
+		e.buf = append(e.buf, opLong4)
+		e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(len(enc)))
+	}
+	e.buf = append(e.buf, enc...)
+}
+
+// encodeLong is pickle's encode_long: little-endian two's complement in
+// the fewest bytes.
+func encodeLong(x *big.Int) []byte {
+	if x.Sign() == 0 {
+		return nil
+	}
+	nbytes := x.BitLen()/8 + 1
+	var v *big.Int
+	if x.Sign() < 0 {
+		v = new(big.Int).Lsh(big.NewInt(1), uint(8*nbytes))
+		v.Add(v, x)
+	} else {
+		v = x
+	}
+	be := v.FillBytes(make([]byte, nbytes))
+	out := make([]byte, nbytes)
+	for i, c := range be {
+		out[nbytes-1-i] = c
+	}
+	if x.Sign() < 0 && nbytes > 1 && out[nbytes-1] == 0xff && out[nbytes-2]&0x80 != 0 {
+		out = out[:nbytes-1]
+	}
+	return out
+}
+
+func (e *encoder) saveFloat(f float64) {
+	if e.proto >= 1 {
+		e.buf = append(e.buf, opBinfloat)
+		e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(f))
+		return
+	}
+	e.buf = append(e.buf, opFloat)
+	e.buf = append(e.buf, pyFloatRepr(f)...)
+	e.buf = append(e.buf, '\n')
+}
+
+func (e *encoder) saveComplex(c complex128) error {
+	// complex.__reduce__: (complex, (real, imag)).
+	if err := e.saveGlobal(gComplex); err != nil {
+		return err
+	}
+	if err := e.saveSyntheticTuple(real(c), imag(c)); err != nil {
+		return err
+	}
+	e.buf = append(e.buf, opReduce)
+	e.memoize(memoKey{}, nil)
+	return nil
+}
+
+func (e *encoder) saveStr(s string, aliases []memoKey) error {
+	key := strKey(s, kStr)
+	if e.lookup(key) {
+		return nil
+	}
+	if e.proto == 0 {
+		if !validPyUTF8([]byte(s)) {
+			return ErrInvalidUTF8
+		}
+		e.buf = append(e.buf, opUnicode)
+		e.buf = appendRawUnicodeEscape(e.buf, s)
+		e.buf = append(e.buf, '\n')
+	} else {
+		if !validStr(s) {
+			return ErrInvalidUTF8
+		}
+		n := len(s)
+		switch {
+		case n < 256 && e.proto >= 4:
+			e.buf = append(e.buf, opShortBinunicode, byte(n))
+			e.buf = append(e.buf, s...)
+		case uint64(n) > math.MaxUint32 && e.proto >= 4:
+			var h [9]byte
+			h[0] = opBinunicode8
+			binary.LittleEndian.PutUint64(h[1:], uint64(n))
+			e.writeLarge(h[:], s)
+		case uint64(n) > math.MaxUint32:
+			return errors.New("str longer than 4 GiB needs protocol 4")
+		default:
+			var h [5]byte
+			h[0] = opBinunicode
+			binary.LittleEndian.PutUint32(h[1:], uint32(n))
+			e.writeLarge(h[:], s)
+		}
+	}
+	e.memoize(key, aliases)
+	return nil
+}
+
+// validStr reports whether s is UTF-8 that Python reads back (surrogates
+// allowed), with a fast path for ASCII.
+func validStr(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if binary.LittleEndian.Uint64([]byte(s[i:i+8]))&0x8080808080808080 != 0 {
+			return validPyUTF8([]byte(s[i:]))
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return validPyUTF8([]byte(s[i:]))
+		}
+	}
+	return true
+}
+
+// appendRawUnicodeEscape writes s as protocol 0's UNICODE argument:
+// raw-unicode-escape, with backslash, NUL, CR, LF and Ctrl-Z escaped too.
+func appendRawUnicodeEscape(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); {
+		r, n := decodeRune(s[i:])
+		i += n
+		switch {
+		case r == '\\' || r == 0 || r == '\n' || r == '\r' || r == 0x1a:
+			out = append(out, '\\', 'u', '0', '0', hex[r>>4], hex[r&15])
+		case r < 0x100:
+			out = append(out, byte(r))
+		case r < 0x10000:
+			out = append(out, '\\', 'u', hex[r>>12], hex[r>>8&15], hex[r>>4&15], hex[r&15])
+		default:
+			out = append(out, '\\', 'U')
+			for sh := 28; sh >= 0; sh -= 4 {
+				out = append(out, hex[r>>sh&15])
+			}
+		}
+	}
+	return out
+}
+
+func (e *encoder) saveBytes(b []byte, aliases []memoKey) error {
+	return e.saveBytesString(unsafe.String(unsafe.SliceData(b), len(b)), aliases)
+}
+
+// saveBytesString writes the bytes in b (a string to avoid copies).
+func (e *encoder) saveBytesString(b string, aliases []memoKey) error {
+	key := strKey(b, kBytes)
+	if e.lookup(key) {
+		return nil
+	}
+	if e.proto < 3 {
+		// Python 2 has no bytes: write _codecs.encode(latin-1 str,
+		// 'latin1'), or bytes() when empty, as Python 3 does.
+		if len(b) == 0 {
+			if err := e.saveGlobal(gBytes); err != nil {
+				return err
+			}
+			e.saveEmptyTuple()
+		} else {
+			if err := e.saveGlobal(gEncode); err != nil {
+				return err
+			}
+			if err := e.saveSyntheticTuple(e.temp(latin1String([]byte(b))), latin1Name); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, opReduce)
+		e.memoize(key, aliases)
+		return nil
+	}
+	n := len(b)
+	switch {
+	case n < 256:
+		e.buf = append(e.buf, opShortBinbytes, byte(n))
+		e.buf = append(e.buf, b...)
+	case uint64(n) > math.MaxUint32 && e.proto >= 4:
+		var h [9]byte
+		h[0] = opBinbytes8
+		binary.LittleEndian.PutUint64(h[1:], uint64(n))
+		e.writeLarge(h[:], b)
+	case uint64(n) > math.MaxUint32:
+		return errors.New("bytes longer than 4 GiB need protocol 4")
+	default:
+		var h [5]byte
+		h[0] = opBinbytes
+		binary.LittleEndian.PutUint32(h[1:], uint32(n))
+		e.writeLarge(h[:], b)
+	}
+	e.memoize(key, aliases)
+	return nil
+}
+
+// latin1Name is the encoding argument of _codecs.encode; one string, so
+// that it is memoized once as CPython's is.
+var latin1Name = "latin1"
+
+func (e *encoder) saveEmptyTuple() {
+	if e.proto >= 1 {
+		e.buf = append(e.buf, opEmptyTuple)
+	} else {
+		e.buf = append(e.buf, opMark, opTuple)
+	}
+}
+
+// saveSyntheticTuple writes a tuple made up by the encoder (the arguments
+// of a reduction), memoized as CPython memoizes its temporary tuples.
+func (e *encoder) saveSyntheticTuple(items ...any) error {
+	e.boundary()
+	return e.saveTuple(e.temp(Tuple(items)).(Tuple), nil)
+}
+
+func (e *encoder) saveByteArray(b ByteArray, aliases []memoKey) error {
+	key := memoKey{}
+	if cap(b) > 0 {
+		key = memoKey{p: unsafe.Pointer(unsafe.SliceData(b)), n: len(b), k: kByteArray}
+		if e.lookup(key) {
+			return nil
+		}
+	}
+	if e.proto < 5 {
+		// bytearray.__reduce_ex__: (bytearray, (bytes(b),)), or () when
+		// empty.
+		if err := e.saveGlobal(gBytearray); err != nil {
+			return err
+		}
+		if len(b) == 0 {
+			e.saveEmptyTuple()
+		} else if err := e.saveSyntheticTuple(e.temp(append([]byte(nil), b...))); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opReduce)
+		e.memoize(key, aliases)
+		return nil
+	}
+	var h [9]byte
+	h[0] = opBytearray8
+	binary.LittleEndian.PutUint64(h[1:], uint64(len(b)))
+	e.writeLarge(h[:], unsafe.String(unsafe.SliceData(b), len(b)))
+	e.memoize(key, aliases)
+	return nil
+}
+
+// saveByteString writes a Python 2 str.
+func (e *encoder) saveByteString(s string, aliases []memoKey) error {
+	key := strKey(s, kByteString)
+	if e.lookup(key) {
+		return nil
+	}
+	switch {
+	case e.proto == 0:
+		e.buf = append(e.buf, opString)
+		e.buf = appendPy2Repr(e.buf, s)
+		e.buf = append(e.buf, '\n')
+	case len(s) < 256:
+		e.buf = append(e.buf, opShortBinstring, byte(len(s)))
+		e.buf = append(e.buf, s...)
+	case uint64(len(s)) > math.MaxInt32:
+		return errors.New("Python 2 str longer than 2 GiB")
+	default:
+		var h [5]byte
+		h[0] = opBinstring
+		binary.LittleEndian.PutUint32(h[1:], uint32(len(s)))
+		e.writeLarge(h[:], s)
+	}
+	e.memoize(key, aliases)
+	return nil
+}
+
+// appendPy2Repr writes Python 2's repr() of a str, the STRING argument.
+func appendPy2Repr(out []byte, s string) []byte {
+	quote := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		quote = '"'
+	}
+	const hex = "0123456789abcdef"
+	out = append(out, quote)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == quote || c == '\\':
+			out = append(out, '\\', c)
+		case c == '\t':
+			out = append(out, '\\', 't')
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c < ' ' || c >= 0x7f:
+			out = append(out, '\\', 'x', hex[c>>4], hex[c&15])
+		default:
+			out = append(out, c)
+		}
+	}
+	return append(out, quote)
+}
+
+func (e *encoder) saveList(l []any, aliases []memoKey) error {
+	key := sliceKey(unsafe.Pointer(unsafe.SliceData(l)), len(l), cap(l), kList)
+	if key.k != 0 && e.lookup(key) {
+		return nil
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	e.emptyList()
+	e.memoize(key, aliases)
+	return e.batchAppendsExact(len(l), func(i int) error { return e.save(l[i]) })
+}
+
+func (e *encoder) emptyList() {
+	if e.proto >= 1 {
+		e.buf = append(e.buf, opEmptyList)
+	} else {
+		e.buf = append(e.buf, opMark, opList)
+	}
+}
+
+// batchAppendsExact writes n list items as CPython's pickler does for an
+// exact list: APPEND for a single item, else batches of MARK, up to 1000
+// items, APPENDS.
+func (e *encoder) batchAppendsExact(n int, item func(int) error) error {
+	if e.proto == 0 {
+		for i := 0; i < n; i++ {
+			if err := item(i); err != nil {
+				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+			}
+			e.buf = append(e.buf, opAppend)
+		}
+		return nil
+	}
+	if n == 1 {
+		if err := item(0); err != nil {
+			return within(err, func() string { return "[0]" })
+		}
+		e.buf = append(e.buf, opAppend)
+		return nil
+	}
+	for i := 0; i < n; {
+		e.buf = append(e.buf, opMark)
+		end := min(n, i+batchSize)
+		for ; i < end; i++ {
+			if err := item(i); err != nil {
+				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+			}
+		}
+		e.buf = append(e.buf, opAppends)
+	}
+	return nil
+}
+
+// batchAppends writes items as CPython does for list subclasses: batches
+// of up to 1000, a single item with APPEND.
+func (e *encoder) batchAppends(items []any) error {
+	if e.proto == 0 {
+		return e.batchAppendsExact(len(items), func(i int) error { return e.save(items[i]) })
+	}
+	for i := 0; i < len(items); {
+		end := min(len(items), i+batchSize)
+		if end-i == 1 {
+			if err := e.save(items[i]); err != nil {
+				return within(err, func() string { return ".ListItems[" + strconv.Itoa(i) + "]" })
+			}
+			e.buf = append(e.buf, opAppend)
+			return nil
+		}
+		e.buf = append(e.buf, opMark)
+		for ; i < end; i++ {
+			if err := e.save(items[i]); err != nil {
+				return within(err, func() string { return ".ListItems[" + strconv.Itoa(i) + "]" })
+			}
+		}
+		e.buf = append(e.buf, opAppends)
+	}
+	return nil
+}
+
+func (e *encoder) saveTuple(t Tuple, aliases []memoKey) error {
+	n := len(t)
+	if n == 0 {
+		e.saveEmptyTuple()
+		return nil
+	}
+	key := memoKey{p: unsafe.Pointer(&t[0]), n: n, k: kTuple}
+	if e.lookup(key) {
+		return nil
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	if n <= 3 && e.proto >= 2 {
+		for i := range t {
+			if err := e.save(t[i]); err != nil {
+				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+			}
+		}
+		if idx, ok := e.memo[key]; ok {
+			// The tuple was saved while saving its items (a cycle
+			// through a list): drop the items, fetch the tuple.
+			for i := 0; i < n; i++ {
+				e.buf = append(e.buf, opPop)
+			}
+			e.memoGet(idx)
+			return nil
+		}
+		e.buf = append(e.buf, opTuple1+byte(n-1))
+		e.memoize(key, aliases)
+		return nil
+	}
+	e.buf = append(e.buf, opMark)
+	for i := range t {
+		if err := e.save(t[i]); err != nil {
+			return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+		}
+	}
+	if idx, ok := e.memo[key]; ok {
+		if e.proto >= 1 {
+			e.buf = append(e.buf, opPopMark)
+		} else {
+			for i := 0; i <= n; i++ {
+				e.buf = append(e.buf, opPop)
+			}
+		}
+		e.memoGet(idx)
+		return nil
+	}
+	e.buf = append(e.buf, opTuple)
+	e.memoize(key, aliases)
+	return nil
+}
+
+func (e *encoder) emptyDict() {
+	if e.proto >= 1 {
+		e.buf = append(e.buf, opEmptyDict)
+	} else {
+		e.buf = append(e.buf, opMark, opDict)
+	}
+}
+
+// batchSetitemsExact writes n dict items as CPython does for an exact
+// dict: SETITEM for a single item, else batches of MARK, up to 1000 pairs,
+// SETITEMS, with an empty batch after a full last one.
+func (e *encoder) batchSetitemsExact(n int, item func(int) error) error {
+	if e.proto == 0 {
+		for i := 0; i < n; i++ {
+			if err := item(i); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, opSetitem)
+		}
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	if n == 1 {
+		if err := item(0); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opSetitem)
+		return nil
+	}
+	i := 0
+	for {
+		e.buf = append(e.buf, opMark)
+		end := min(n, i+batchSize)
+		full := end-i == batchSize
+		for ; i < end; i++ {
+			if err := item(i); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, opSetitems)
+		if !full {
+			return nil
+		}
+	}
+}
+
+// batchSetitems writes items as CPython does for dict subclasses.
+func (e *encoder) batchSetitems(d *Dict, path string) error {
+	item := func(i int) error {
+		k, v := d.entries[i].key, d.entries[i].value
+		if err := e.save(k); err != nil {
+			return within(err, func() string { return path + "[" + keyPath(k) + "](key)" })
+		}
+		if err := e.save(v); err != nil {
+			return within(err, func() string { return path + "[" + keyPath(k) + "]" })
+		}
+		return nil
+	}
+	n := d.Len()
+	if e.proto == 0 {
+		for i := 0; i < n; i++ {
+			if err := item(i); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, opSetitem)
+		}
+		return nil
+	}
+	for i := 0; i < n; {
+		end := min(n, i+batchSize)
+		if end-i == 1 {
+			if err := item(i); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, opSetitem)
+			return nil
+		}
+		e.buf = append(e.buf, opMark)
+		for ; i < end; i++ {
+			if err := item(i); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, opSetitems)
+	}
+	return nil
+}
+
+func keyPath(k any) string {
+	if s, ok := k.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(k)
+}
+
+func (e *encoder) saveDict(d *Dict, aliases []memoKey) error {
+	key := memoKey{p: unsafe.Pointer(d), k: kDict}
+	if e.lookup(key) {
+		return nil
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	e.emptyDict()
+	e.memoize(key, aliases)
+	return e.batchSetitemsExact(len(d.entries), func(i int) error {
+		k, v := d.entries[i].key, d.entries[i].value
+		if err := e.save(k); err != nil {
+			return within(err, func() string { return "[" + keyPath(k) + "](key)" })
+		}
+		if err := e.save(v); err != nil {
+			return within(err, func() string { return "[" + keyPath(k) + "]" })
+		}
+		return nil
+	})
+}
+
+func (e *encoder) saveOgrekDict(d ogórek.Dict) error {
+	nd := NewDictSize(d.Len())
+	for k, v := range d.Iter() {
+		if err := nd.Set(k, v); err != nil {
+			return err
+		}
+	}
+	e.temp(nd)
+	return e.saveDict(nd, nil)
+}
+
+func (e *encoder) saveSet(s *Set, aliases []memoKey) error {
+	key := memoKey{p: unsafe.Pointer(s), k: kSet}
+	if e.lookup(key) {
+		return nil
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	if e.proto < 4 {
+		return e.saveSetReduce(gSet, s.items, key, aliases)
+	}
+	e.buf = append(e.buf, opEmptySet)
+	e.memoize(key, aliases)
+	n := len(s.items)
+	if n == 0 {
+		return nil
+	}
+	for i := 0; ; {
+		e.buf = append(e.buf, opMark)
+		end := min(n, i+batchSize)
+		full := end-i == batchSize
+		for ; i < end; i++ {
+			if err := e.save(s.items[i]); err != nil {
+				return within(err, func() string { return "{" + strconv.Itoa(i) + "}" })
+			}
+		}
+		e.buf = append(e.buf, opAdditems)
+		if !full {
+			return nil
+		}
+	}
+}
+
+// saveSetReduce writes set(list) or frozenset(list), as protocols below 4
+// do.
+func (e *encoder) saveSetReduce(g Global, items []any, key memoKey, aliases []memoKey) error {
+	if err := e.saveGlobal(g); err != nil {
+		return err
+	}
+	// The argument is a tuple holding a new list, as in CPython.
+	if err := e.saveSyntheticTuple(e.temp(append([]any{}, items...))); err != nil {
+		return err
+	}
+	e.buf = append(e.buf, opReduce)
+	if idx, ok := e.memo[key]; ok && key.k != 0 {
+		e.buf = append(e.buf, opPop)
+		e.memoGet(idx)
+		return nil
+	}
+	e.memoize(key, aliases)
+	return nil
+}
+
+func (e *encoder) saveFrozenSet(f *FrozenSet, aliases []memoKey) error {
+	key := memoKey{p: unsafe.Pointer(f), k: kFrozenSet}
+	if e.lookup(key) {
+		return nil
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	if e.proto < 4 {
+		return e.saveSetReduce(gFrozenset, f.elems(), key, aliases)
+	}
+	e.buf = append(e.buf, opMark)
+	for i, it := range f.elems() {
+		if err := e.save(it); err != nil {
+			return within(err, func() string { return "{" + strconv.Itoa(i) + "}" })
+		}
+	}
+	if idx, ok := e.memo[key]; ok {
+		e.buf = append(e.buf, opPopMark)
+		e.memoGet(idx)
+		return nil
+	}
+	e.buf = append(e.buf, opFrozenset)
+	e.memoize(key, aliases)
+	return nil
+}
+
+func (e *encoder) saveGlobal(g Global) error {
+	e.boundary()
+	if idx, ok := e.globals[g]; ok {
+		e.memoGet(idx)
+		return nil
+	}
+	if e.proto >= 2 {
+		if code, ok := e.opts.Extensions[g]; ok {
+			switch {
+			case code <= 0 || code > math.MaxInt32:
+				return fmt.Errorf("extension code %d out of range", code)
+			case code <= 0xff:
+				e.buf = append(e.buf, opExt1, byte(code))
+			case code <= 0xffff:
+				e.buf = append(e.buf, opExt2, byte(code), byte(code>>8))
+			default:
+				e.buf = append(e.buf, opExt4, byte(code), byte(code>>8), byte(code>>16), byte(code>>24))
+			}
+			return nil
+		}
+	}
+	if g.Module == "" || g.Name == "" {
+		return fmt.Errorf("global %q has an empty module or name", g.String())
+	}
+	if e.proto >= 4 {
+		if err := e.save(g.Module); err != nil {
+			return err
+		}
+		if err := e.save(g.Name); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opStackGlobal)
+	} else if dot := strings.IndexByte(g.Name, '.'); dot >= 0 {
+		// Nested names below protocol 4: getattr(getattr(Outer, 'Mid'),
+		// 'Inner'), as CPython 3.13 writes them.
+		path := strings.Split(g.Name, ".")
+		for range path[1:] {
+			if err := e.saveGlobal(gGetattr); err != nil {
+				return err
+			}
+			if e.proto < 2 {
+				e.buf = append(e.buf, opMark)
+			}
+		}
+		if err := e.writeGlobalOp(Global{g.Module, path[0]}); err != nil {
+			return err
+		}
+		for _, attr := range path[1:] {
+			if err := e.save(attr); err != nil {
+				return err
+			}
+			if e.proto < 2 {
+				e.buf = append(e.buf, opTuple)
+			} else {
+				e.buf = append(e.buf, opTuple2)
+			}
+			e.buf = append(e.buf, opReduce)
+		}
+	} else if err := e.writeGlobalOp(g); err != nil {
+		return err
+	}
+	idx := e.put()
+	if e.globals == nil {
+		e.globals = make(map[Global]int32)
+	}
+	e.globals[g] = idx
+	return nil
+}
+
+// writeGlobalOp writes a GLOBAL opcode, with Python 2 names below
+// protocol 3.
+func (e *encoder) writeGlobalOp(g Global) error {
+	if e.proto < 3 {
+		if m, ok := reverseNameMapping[g]; ok {
+			g = m
+		} else if m, ok := reverseImportMapping[g.Module]; ok {
+			g.Module = m
+		}
+		if !isASCII(g.Module) || !isASCII(g.Name) {
+			return fmt.Errorf("global %s is not ASCII, which protocol %d requires", g, e.proto)
+		}
+	}
+	if strings.ContainsRune(g.Module, '\n') || strings.ContainsRune(g.Name, '\n') {
+		return fmt.Errorf("global %q contains a newline", g.String())
+	}
+	e.buf = append(e.buf, opGlobal)
+	e.buf = append(e.buf, g.Module...)
+	e.buf = append(e.buf, '\n')
+	e.buf = append(e.buf, g.Name...)
+	e.buf = append(e.buf, '\n')
+	return nil
+}
+
+func (e *encoder) saveObject(o *Object, aliases []memoKey) error {
+	key := memoKey{p: unsafe.Pointer(o), k: kObject}
+	if e.lookup(key) {
+		return nil
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	if o.Callable == nil {
+		return errors.New("Object with nil Callable")
+	}
+	args := o.Args
+	if args == nil {
+		args = Tuple{}
+	}
+	saveArgs := func() error {
+		if err := e.save(args); err != nil {
+			return within(err, func() string { return ".Args" })
+		}
+		return nil
+	}
+	switch {
+	case o.Inst:
+		e.buf = append(e.buf, opMark)
+		g, isGlobal := o.Callable.(Global)
+		if e.proto >= 1 || !isGlobal {
+			if err := e.save(o.Callable); err != nil {
+				return within(err, func() string { return ".Callable" })
+			}
+		}
+		for i, a := range args {
+			if err := e.save(a); err != nil {
+				return within(err, func() string { return ".Args[" + strconv.Itoa(i) + "]" })
+			}
+		}
+		if e.proto >= 1 || !isGlobal {
+			e.buf = append(e.buf, opObj)
+		} else {
+			e.buf = append(e.buf, opInst)
+			e.buf = append(e.buf, g.Module...)
+			e.buf = append(e.buf, '\n')
+			e.buf = append(e.buf, g.Name...)
+			e.buf = append(e.buf, '\n')
+		}
+	case o.New && o.Kwargs != nil && o.Kwargs.Len() > 0:
+		if e.proto >= 4 {
+			if err := e.save(o.Callable); err != nil {
+				return within(err, func() string { return ".Callable" })
+			}
+			if err := saveArgs(); err != nil {
+				return err
+			}
+			if err := e.save(o.Kwargs); err != nil {
+				return within(err, func() string { return ".Kwargs" })
+			}
+			e.buf = append(e.buf, opNewobjEx)
+		} else {
+			// copyreg.__newobj_ex__(cls, args, kwargs).
+			if err := e.saveGlobal(gNewobjEx); err != nil {
+				return err
+			}
+			if err := e.saveSyntheticTuple(o.Callable, args, o.Kwargs); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, opReduce)
+		}
+	case o.New && e.proto >= 2:
+		if err := e.save(o.Callable); err != nil {
+			return within(err, func() string { return ".Callable" })
+		}
+		if err := saveArgs(); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opNewobj)
+	case o.New && len(args) == 0:
+		// copyreg._reconstructor(cls, object, None), as protocols 0 and 1
+		// write plain instances.
+		if err := e.saveGlobal(gReconstructor); err != nil {
+			return err
+		}
+		if err := e.saveSyntheticTuple(o.Callable, gObject, nil); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opReduce)
+	case o.New:
+		// copyreg.__newobj__(cls, *args).
+		if err := e.saveGlobal(gNewobj); err != nil {
+			return err
+		}
+		if err := e.saveSyntheticTuple(append(Tuple{o.Callable}, args...)...); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opReduce)
+	default:
+		if err := e.save(o.Callable); err != nil {
+			return within(err, func() string { return ".Callable" })
+		}
+		if err := saveArgs(); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opReduce)
+	}
+	if idx, ok := e.memo[key]; ok {
+		// Saved while saving its own arguments.
+		e.buf = append(e.buf, opPop)
+		e.memoGet(idx)
+	} else {
+		e.memoize(key, aliases)
+	}
+	if len(o.ListItems) > 0 {
+		if err := e.batchAppends(o.ListItems); err != nil {
+			return err
+		}
+	}
+	if o.DictItems != nil && o.DictItems.Len() > 0 {
+		if err := e.batchSetitems(o.DictItems, ".DictItems"); err != nil {
+			return err
+		}
+	}
+	if o.State != nil {
+		if err := e.save(o.State); err != nil {
+			return within(err, func() string { return ".State" })
+		}
+		e.buf = append(e.buf, opBuild)
+	}
+	return nil
+}
+
+func (e *encoder) savePickleBuffer(b PickleBuffer) error {
+	if e.proto >= 5 && e.opts.BufferCallback != nil && !e.opts.BufferCallback(b) {
+		e.buf = append(e.buf, opNextBuffer)
+		if b.ReadOnly {
+			e.buf = append(e.buf, opReadonlyBuffer)
+		}
+		return nil
+	}
+	// In band: a copy as bytes or bytearray, as pickle.py writes it.
+	c := append([]byte{}, b.Data...)
+	e.temp(c)
+	if b.ReadOnly {
+		return e.saveBytes(c, nil)
+	}
+	return e.saveByteArray(ByteArray(c), nil)
+}
+
+// Marshaler is implemented by types that choose their own pickle
+// representation: MarshalPickle returns a value to encode in their place,
+// typically built from this package's model (an *Object for a Python
+// class, for example).
+type Marshaler interface {
+	MarshalPickle() (any, error)
+}
+
+func (e *encoder) saveMarshaler(m Marshaler) error {
+	v, err := m.MarshalPickle()
+	if err != nil {
+		return fmt.Errorf("MarshalPickle: %w", err)
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	return e.save(e.temp(v))
+}

@@ -1,0 +1,215 @@
+package pickle
+
+import (
+	"math"
+	"reflect"
+	"unsafe"
+)
+
+// Equal reports whether a and b are equal as Python's == would find them,
+// for values of this package's model (what Unmarshal puts in an any) and
+// Go numbers, strings and []byte:
+//
+//   - numbers compare by value across types: int64(1), 1.0, true,
+//     big.NewInt(1) and complex(1, 0) are all equal;
+//   - str equals str, bytes equals bytes or bytearray, but str never equals
+//     bytes (a ByteString equals a string with the same ASCII content, as in
+//     Python 2);
+//   - lists, tuples, dicts (in any order), sets and frozensets compare by
+//     content, and a list never equals a tuple;
+//   - an *Object equals another with equal Callable, Args, Kwargs, flags,
+//     State and items, since Go cannot run the class's __eq__;
+//   - NaN equals NaN: Python grants that only to the same float object (as
+//     in [x] == [x]), and Go floats have no identity;
+//   - cyclic values compare without looping: a pair already being compared
+//     is assumed equal.
+//
+// Other Go values compare with reflect.DeepEqual.
+func Equal(a, b any) bool {
+	e := equalizer{}
+	return e.run(a, b)
+}
+
+type ptrPair struct{ a, b unsafe.Pointer }
+
+type equalizer struct {
+	work []pair
+	seen map[ptrPair]bool
+}
+
+type pair struct{ a, b any }
+
+func (e *equalizer) run(a, b any) bool {
+	e.work = append(e.work, pair{a, b})
+	for len(e.work) > 0 {
+		p := e.work[len(e.work)-1]
+		e.work = e.work[:len(e.work)-1]
+		if !e.step(p.a, p.b) {
+			return false
+		}
+	}
+	return true
+}
+
+// visit reports whether the pair of containers at pa, pb is new, marking it.
+func (e *equalizer) visit(pa, pb unsafe.Pointer) bool {
+	if pa == pb {
+		return false // the same container: equal to itself
+	}
+	if e.seen == nil {
+		e.seen = make(map[ptrPair]bool)
+	}
+	k := ptrPair{pa, pb}
+	if e.seen[k] {
+		return false
+	}
+	e.seen[k] = true
+	return true
+}
+
+func (e *equalizer) pushAll(x, y []any) {
+	for i := len(x) - 1; i >= 0; i-- {
+		e.work = append(e.work, pair{x[i], y[i]})
+	}
+}
+
+// step compares one pair, queueing the items of containers.
+func (e *equalizer) step(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string, ByteString:
+		return keyEqual(a, b)
+	case []byte:
+		return bytesEqual(x, b)
+	case ByteArray:
+		return bytesEqual(x, b)
+	case PickleBuffer:
+		y, ok := b.(PickleBuffer)
+		return ok && string(x.Data) == string(y.Data) && x.ReadOnly == y.ReadOnly
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		if len(x) > 0 && e.visit(unsafe.Pointer(&x[0]), unsafe.Pointer(&y[0])) {
+			e.pushAll(x, y)
+		}
+		return true
+	case Tuple:
+		y, ok := b.(Tuple)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		if len(x) > 0 && e.visit(unsafe.Pointer(&x[0]), unsafe.Pointer(&y[0])) {
+			e.pushAll(x, y)
+		}
+		return true
+	case *Dict:
+		y, ok := b.(*Dict)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		if x == nil || y == nil || !e.visit(unsafe.Pointer(x), unsafe.Pointer(y)) {
+			return true
+		}
+		for _, en := range x.entries {
+			v, ok := y.Get(en.key)
+			if !ok {
+				return false
+			}
+			e.work = append(e.work, pair{en.value, v})
+		}
+		return true
+	case *Set:
+		return setEqual(x.items, b)
+	case *FrozenSet:
+		return setEqual(x.elems(), b)
+	case Global:
+		y, ok := b.(Global)
+		return ok && x == y
+	case PersistentRef:
+		y, ok := b.(PersistentRef)
+		if ok {
+			e.work = append(e.work, pair{x.ID, y.ID})
+		}
+		return ok
+	case *Object:
+		y, ok := b.(*Object)
+		if !ok || (x == nil) != (y == nil) {
+			return false
+		}
+		if x == nil || !e.visit(unsafe.Pointer(x), unsafe.Pointer(y)) {
+			return true
+		}
+		if x.New != y.New || x.Inst != y.Inst || len(x.Args) != len(y.Args) ||
+			len(x.ListItems) != len(y.ListItems) || (x.State == nil) != (y.State == nil) {
+			return false
+		}
+		e.work = append(e.work, pair{x.Callable, y.Callable}, pair{x.State, y.State},
+			pair{dictOrEmpty(x.Kwargs), dictOrEmpty(y.Kwargs)}, pair{dictOrEmpty(x.DictItems), dictOrEmpty(y.DictItems)})
+		e.pushAll(x.Args, y.Args)
+		e.pushAll(x.ListItems, y.ListItems)
+		return true
+	}
+	if na, ok := toNumber(a); ok {
+		nb, ok := toNumber(b)
+		if !ok {
+			return false
+		}
+		if na.kind == numFloat && nb.kind == numFloat && math.IsNaN(na.f) && math.IsNaN(nb.f) {
+			return true
+		}
+		if na.kind == numComplex && nb.kind == numComplex && cnanEqual(na.c, nb.c) {
+			return true
+		}
+		return numEqual(na, nb)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func cnanEqual(a, b complex128) bool {
+	eq := func(x, y float64) bool { return x == y || (math.IsNaN(x) && math.IsNaN(y)) }
+	return eq(real(a), real(b)) && eq(imag(a), imag(b))
+}
+
+var emptyDict = &Dict{}
+
+func dictOrEmpty(d *Dict) *Dict {
+	if d == nil {
+		return emptyDict
+	}
+	return d
+}
+
+func bytesEqual(x []byte, b any) bool {
+	switch y := b.(type) {
+	case []byte:
+		return string(x) == string(y)
+	case ByteArray:
+		return string(x) == string(y)
+	}
+	return false
+}
+
+func setEqual(items []any, b any) bool {
+	var n int
+	var has func(any) bool
+	switch y := b.(type) {
+	case *Set:
+		n, has = y.Len(), y.Has
+	case *FrozenSet:
+		n, has = y.Len(), y.Has
+	default:
+		return false
+	}
+	if len(items) != n {
+		return false
+	}
+	for _, it := range items {
+		if !has(it) {
+			return false
+		}
+	}
+	return true
+}

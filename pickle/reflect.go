@@ -1,0 +1,564 @@
+package pickle
+
+import (
+	"cmp"
+	"fmt"
+	"math/big"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	ogórek "github.com/kisielk/og-rek"
+)
+
+// Encoding of Go values through reflection: the types that the fast type
+// switch in save does not know.
+
+var (
+	marshalerType = reflect.TypeFor[Marshaler]()
+	bigIntType    = reflect.TypeFor[big.Int]()
+	thisPkg       = reflect.TypeFor[Tuple]().PkgPath()
+	ogrekPkg      = reflect.TypeFor[ogórek.None]().PkgPath()
+)
+
+// specialTypes caches whether a type has its own encoding in save's type
+// switch (model and og-rek types, big.Int, Marshalers).
+var specialTypes sync.Map // reflect.Type -> bool
+
+func isSpecial(t reflect.Type) bool {
+	if v, ok := specialTypes.Load(t); ok {
+		return v.(bool)
+	}
+	base := t
+	if base.Kind() == reflect.Pointer {
+		base = base.Elem()
+	}
+	special := t.Implements(marshalerType)
+	if p := base.PkgPath(); p == thisPkg || p == ogrekPkg || base == bigIntType {
+		special = true
+	}
+	specialTypes.Store(t, special)
+	return special
+}
+
+// saveRV saves a value reached through reflection (a struct field, a map
+// or slice element): CPython's save() for it.
+func (e *encoder) saveRV(rv reflect.Value) error {
+	if rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			e.alias = nil
+			e.boundary()
+			if e.opts.PersistentID != nil {
+				if done, err := e.persistent(nil); done || err != nil {
+					return err
+				}
+			}
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		return e.save(rv.Interface())
+	}
+	if rv.CanInterface() && (e.opts.PersistentID != nil || isSpecial(rv.Type())) {
+		return e.save(rv.Interface())
+	}
+	aliases := e.alias
+	e.alias = nil
+	e.boundary()
+	return e.saveValue(rv, aliases)
+}
+
+// saveValue saves rv by its kind.
+func (e *encoder) saveValue(rv reflect.Value, aliases []memoKey) error {
+	t := rv.Type()
+	switch rv.Kind() {
+	case reflect.Bool:
+		e.saveBool(rv.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.saveInt(rv.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.saveUint(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		e.saveFloat(rv.Float())
+	case reflect.Complex64, reflect.Complex128:
+		return e.saveComplex(rv.Complex())
+	case reflect.String:
+		return e.saveStr(rv.String(), aliases)
+	case reflect.Interface:
+		if rv.IsNil() {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		e.alias = aliases
+		return e.save(rv.Elem().Interface())
+	case reflect.Pointer:
+		if rv.IsNil() {
+			e.buf = append(e.buf, opNone)
+			return nil
+		}
+		if isSpecial(t) && rv.CanInterface() {
+			e.alias = aliases
+			return e.save(rv.Interface())
+		}
+		key := memoKey{p: rv.UnsafePointer(), t: typePtr(t), k: kPtr}
+		if e.lookup(key) {
+			return nil
+		}
+		if err := e.enter(); err != nil {
+			return err
+		}
+		defer func() { e.depth-- }()
+		return e.saveValue(rv.Elem(), append(aliases, key))
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			b := rv.Bytes()
+			return e.saveBytes(b, aliases)
+		}
+		return e.saveSliceRV(rv, aliases)
+	case reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, rv.Len())
+			reflect.Copy(reflect.ValueOf(b), rv)
+			e.keep = append(e.keep, b)
+			return e.saveBytes(b, aliases)
+		}
+		return e.saveSliceRV(rv, aliases)
+	case reflect.Map:
+		return e.saveMapRV(rv, aliases)
+	case reflect.Struct:
+		if t == bigIntType {
+			b := new(big.Int)
+			if rv.CanAddr() {
+				b = rv.Addr().Interface().(*big.Int)
+			} else {
+				v := rv.Interface().(big.Int)
+				b.Set(&v)
+			}
+			e.saveBig(b)
+			return nil
+		}
+		if isSpecial(t) && rv.CanInterface() {
+			e.alias = aliases
+			return e.save(rv.Interface())
+		}
+		return e.saveStructRV(rv, aliases)
+	default:
+		return errAt(&UnsupportedTypeError{Type: t}, t)
+	}
+	return nil
+}
+
+// typePtr is the identity of a Go type, for memo keys.
+func typePtr(t reflect.Type) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
+}
+
+func (e *encoder) saveSliceRV(rv reflect.Value, aliases []memoKey) error {
+	var key memoKey
+	n := rv.Len()
+	if rv.Kind() == reflect.Slice {
+		key = sliceKey(rv.UnsafePointer(), n, rv.Cap(), kList)
+		key.t = typePtr(rv.Type())
+		if key.k != 0 && e.lookup(key) {
+			return nil
+		}
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	e.emptyList()
+	e.memoize(key, aliases)
+	return e.batchAppendsExact(n, func(i int) error { return e.saveRV(rv.Index(i)) })
+}
+
+func (e *encoder) saveMapRV(rv reflect.Value, aliases []memoKey) error {
+	var key memoKey
+	if !rv.IsNil() {
+		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
+		if e.lookup(key) {
+			return nil
+		}
+	}
+	if err := checkKeyType(rv.Type().Key()); err != nil {
+		return errAt(err, rv.Type())
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	e.emptyDict()
+	e.memoize(key, aliases)
+	n := rv.Len()
+	if n == 0 {
+		return nil
+	}
+	keys := make([]reflect.Value, 0, n)
+	vals := make([]reflect.Value, 0, n)
+	it := rv.MapRange()
+	for it.Next() {
+		keys = append(keys, it.Key())
+		vals = append(vals, it.Value())
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sortKeys(keys, order)
+	return e.batchSetitemsExact(n, func(i int) error {
+		k, v := keys[order[i]], vals[order[i]]
+		if err := e.saveRV(k); err != nil {
+			return within(err, func() string { return "[" + rvKeyPath(k) + "](key)" })
+		}
+		if err := e.saveRV(v); err != nil {
+			return within(err, func() string { return "[" + rvKeyPath(k) + "]" })
+		}
+		return nil
+	})
+}
+
+func rvKeyPath(k reflect.Value) string {
+	if k.Kind() == reflect.String {
+		return strconv.Quote(k.String())
+	}
+	if k.CanInterface() {
+		return fmt.Sprint(k.Interface())
+	}
+	return k.String()
+}
+
+// checkKeyType refuses map key types whose Python form is unhashable.
+func checkKeyType(t reflect.Type) error {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 || t == reflect.TypeFor[Tuple]() {
+			return nil
+		}
+	case reflect.Map:
+	case reflect.Struct:
+		if isSpecial(t) {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return fmt.Errorf("map key type %s encodes as an unhashable Python value", t)
+}
+
+// sortKeys orders map keys (through order) so that output is
+// deterministic: by value where values are ordered.
+func sortKeys(keys []reflect.Value, order []int) {
+	if len(keys) == 0 {
+		return
+	}
+	var less func(a, b reflect.Value) int
+	switch keys[0].Kind() {
+	case reflect.String:
+		less = func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		less = func(a, b reflect.Value) int { return cmp.Compare(a.Int(), b.Int()) }
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		less = func(a, b reflect.Value) int { return cmp.Compare(a.Uint(), b.Uint()) }
+	case reflect.Float32, reflect.Float64:
+		less = func(a, b reflect.Value) int { return cmp.Compare(a.Float(), b.Float()) }
+	case reflect.Bool:
+		less = func(a, b reflect.Value) int {
+			return cmp.Compare(boolInt(a.Bool()), boolInt(b.Bool()))
+		}
+	default:
+		less = func(a, b reflect.Value) int { return compareAny(valueOf(a), valueOf(b)) }
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return less(keys[i], keys[j]) })
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func valueOf(rv reflect.Value) any {
+	if rv.CanInterface() {
+		return rv.Interface()
+	}
+	return rv.String()
+}
+
+// compareAny orders values of mixed types: None, then numbers by value,
+// then strings, then bytes, then anything else by its printed form.
+func compareAny(a, b any) int {
+	ra, rb := rankOf(a), rankOf(b)
+	if ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	switch ra {
+	case 1:
+		na, _ := toNumber(a)
+		nb, _ := toNumber(b)
+		return compareNumbers(na, nb)
+	case 2:
+		return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+	}
+	return strings.Compare(fmt.Sprintf("%T%v", a, a), fmt.Sprintf("%T%v", b, b))
+}
+
+func rankOf(v any) int {
+	if v == nil {
+		return 0
+	}
+	if _, ok := toNumber(v); ok {
+		return 1
+	}
+	switch reflect.TypeOf(v).Kind() {
+	case reflect.String:
+		return 2
+	}
+	return 3
+}
+
+func compareNumbers(a, b number) int {
+	fa, fb := numAsFloat(a), numAsFloat(b)
+	if c := cmp.Compare(fa, fb); c != 0 {
+		return c
+	}
+	if a.kind == numBig || b.kind == numBig {
+		ba, bb := numBigInt(a), numBigInt(b)
+		if ba != nil && bb != nil {
+			return ba.Cmp(bb)
+		}
+	}
+	return cmp.Compare(a.i, b.i)
+}
+
+func numAsFloat(n number) float64 {
+	switch n.kind {
+	case numInt:
+		return float64(n.i)
+	case numBig:
+		f, _ := new(big.Float).SetInt(n.b).Float64()
+		return f
+	case numFloat:
+		return n.f
+	}
+	return real(n.c)
+}
+
+func numBigInt(n number) *big.Int {
+	switch n.kind {
+	case numInt:
+		return big.NewInt(n.i)
+	case numBig:
+		return n.b
+	}
+	return nil
+}
+
+// A structPlan is how a struct type encodes: its fields, in order, with
+// their dict keys, computed once per type as encoding/json does.
+type structPlan struct {
+	fields []fieldPlan
+}
+
+type fieldPlan struct {
+	name      string // the dict key
+	goName    string // the Go field name, for error paths
+	index     []int
+	omitEmpty bool
+}
+
+var structPlans sync.Map // reflect.Type -> *structPlan
+
+func planFor(t reflect.Type) *structPlan {
+	if p, ok := structPlans.Load(t); ok {
+		return p.(*structPlan)
+	}
+	p, _ := structPlans.LoadOrStore(t, &structPlan{fields: typeFields(t)})
+	return p.(*structPlan)
+}
+
+type fieldInfo struct {
+	fieldPlan
+	tagged bool
+	typ    reflect.Type
+}
+
+// typeFields returns the fields a struct encodes, following encoding/json:
+// exported fields, embedded structs flattened, the `pickle` tag naming a
+// field ("-" skips it, ",omitempty" omits empty values), and among fields
+// of the same name the shallowest wins (a tagged one among equals), or
+// none if that is ambiguous.
+func typeFields(t reflect.Type) []fieldPlan {
+	type queued struct {
+		typ   reflect.Type
+		index []int
+	}
+	var fields []fieldInfo
+	current := []queued{}
+	next := []queued{{typ: t}}
+	var count, nextCount map[reflect.Type]int
+	visited := map[reflect.Type]bool{}
+	for len(next) > 0 {
+		current, next = next, current[:0]
+		count, nextCount = nextCount, map[reflect.Type]int{}
+		for _, q := range current {
+			if visited[q.typ] {
+				continue
+			}
+			visited[q.typ] = true
+			for i := 0; i < q.typ.NumField(); i++ {
+				sf := q.typ.Field(i)
+				if sf.Anonymous {
+					ft := sf.Type
+					if ft.Kind() == reflect.Pointer {
+						ft = ft.Elem()
+					}
+					if !sf.IsExported() && ft.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("pickle")
+				if tag == "-" {
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				omit := false
+				for _, o := range strings.Split(opts, ",") {
+					if o == "omitempty" {
+						omit = true
+					}
+				}
+				index := make([]int, len(q.index)+1)
+				copy(index, q.index)
+				index[len(q.index)] = i
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct || isSpecial(ft) {
+					tagged := name != ""
+					if name == "" {
+						name = sf.Name
+					}
+					f := fieldInfo{fieldPlan{name, sf.Name, index, omit}, tagged, ft}
+					fields = append(fields, f)
+					if count[q.typ] > 1 {
+						// Embedded more than once at this depth: a
+						// duplicate makes the name ambiguous below.
+						fields = append(fields, f)
+					}
+					continue
+				}
+				nextCount[ft]++
+				if nextCount[ft] == 1 {
+					next = append(next, queued{ft, index})
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(fields, func(a, b fieldInfo) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(len(a.index), len(b.index)); c != 0 {
+			return c
+		}
+		if a.tagged != b.tagged {
+			if a.tagged {
+				return -1
+			}
+			return 1
+		}
+		return slices.Compare(a.index, b.index)
+	})
+	var out []fieldInfo
+	for i := 0; i < len(fields); {
+		j := i + 1
+		for j < len(fields) && fields[j].name == fields[i].name {
+			j++
+		}
+		group := fields[i:j]
+		i = j
+		if len(group) == 1 {
+			out = append(out, group[0])
+			continue
+		}
+		// The dominant field: the only shallowest, or the only tagged
+		// among the shallowest.
+		if len(group[0].index) < len(group[1].index) || (group[0].tagged && !group[1].tagged) {
+			out = append(out, group[0])
+		}
+	}
+	slices.SortFunc(out, func(a, b fieldInfo) int { return slices.Compare(a.index, b.index) })
+	plan := make([]fieldPlan, len(out))
+	for i, f := range out {
+		plan[i] = f.fieldPlan
+	}
+	return plan
+}
+
+// fieldByIndex follows index, reporting false at a nil embedded pointer.
+func fieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return reflect.Value{}, false
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, true
+}
+
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128,
+		reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+func (e *encoder) saveStructRV(rv reflect.Value, aliases []memoKey) error {
+	plan := planFor(rv.Type())
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	// Collect the fields that are written first: the batching of SETITEMS
+	// depends on their number.
+	var stackBuf [16]reflect.Value
+	vals := stackBuf[:0]
+	var names [16]int
+	idx := names[:0]
+	for i := range plan.fields {
+		f := &plan.fields[i]
+		fv, ok := fieldByIndex(rv, f.index)
+		if !ok || (f.omitEmpty && isEmptyValue(fv)) {
+			continue
+		}
+		vals = append(vals, fv)
+		idx = append(idx, i)
+	}
+	e.emptyDict()
+	e.memoize(memoKey{}, aliases)
+	return e.batchSetitemsExact(len(vals), func(i int) error {
+		f := &plan.fields[idx[i]]
+		if err := e.save(f.name); err != nil {
+			return within(err, func() string { return "." + f.goName })
+		}
+		if err := e.saveRV(vals[i]); err != nil {
+			return within(err, func() string { return "." + f.goName })
+		}
+		return nil
+	})
+}
