@@ -276,6 +276,21 @@ func (c *Conn) RecvBytesInto(buf []byte) (int, error) {
 	return copy(buf, body), nil
 }
 
+// RecvBytesAppend receives one message and appends its body to dst,
+// returning the extended slice, in the manner of strconv.AppendInt. Passing
+// the previous result as buf[:0] reuses its memory, which for large messages
+// is far cheaper than a new allocation each time.
+func (c *Conn) RecvBytesAppend(dst []byte) ([]byte, error) {
+	body, err := c.recv(dst[len(dst):cap(dst)], c.maxSize)
+	if err != nil {
+		return dst, err
+	}
+	if len(body) > 0 && cap(dst) > len(dst) && &body[0] == &dst[len(dst):cap(dst)][0] {
+		return dst[:len(dst)+len(body)], nil
+	}
+	return append(dst, body...), nil
+}
+
 func (c *Conn) recv(dst []byte, limit uint64) ([]byte, error) {
 	if !c.readable {
 		return nil, ErrNotReadable

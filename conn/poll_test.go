@@ -225,3 +225,31 @@ func TestWait(t *testing.T) {
 	_, err = WaitContext(ctx, ends[1:2])
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+func TestRecvBytesAppend(t *testing.T) {
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	for _, m := range []string{"one", "", "three!", "a longer fourth message"} {
+		require.NoError(t, a.SendBytes([]byte(m)))
+	}
+	buf, err := b.RecvBytesAppend([]byte("prefix:"))
+	require.NoError(t, err)
+	assert.Equal(t, "prefix:one", string(buf))
+
+	buf, err = b.RecvBytesAppend(buf[:0])
+	require.NoError(t, err)
+	assert.Equal(t, "", string(buf))
+
+	buf = make([]byte, 0, 16)
+	first := &buf[:1][0]
+	buf, err = b.RecvBytesAppend(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "three!", string(buf))
+	assert.Same(t, first, &buf[0], "a body that fits reuses dst's memory")
+
+	buf, err = b.RecvBytesAppend(buf[:0])
+	require.NoError(t, err)
+	assert.Equal(t, "a longer fourth message", string(buf), "a body that does not fit grows dst")
+}
