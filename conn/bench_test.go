@@ -191,4 +191,3 @@ func BenchmarkSmallObjectRoundTrip(b *testing.B) {
 		}
 	}
 }
-
