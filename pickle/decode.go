@@ -845,6 +845,11 @@ func (d *decoder) appendTo(x int) error {
 	if err := d.account(16 * len(items)); err != nil {
 		return err
 	}
+	// Seal the items first: one of them may be the target list itself,
+	// whose change must then be recorded.
+	for i := range items {
+		items[i].v = d.val(items[i].v)
+	}
 	switch t := target.v.(type) {
 	case *listNode:
 		if err := d.checkLen(len(t.items) + len(items)); err != nil {
@@ -852,14 +857,14 @@ func (d *decoder) appendTo(x int) error {
 		}
 		d.changing(t)
 		for _, it := range items {
-			t.items = append(t.items, d.val(it.v))
+			t.items = append(t.items, it.v)
 		}
 	case *Object:
 		if err := d.checkLen(len(t.ListItems) + len(items)); err != nil {
 			return err
 		}
 		for _, it := range items {
-			t.ListItems = append(t.ListItems, d.val(it.v))
+			t.ListItems = append(t.ListItems, it.v)
 		}
 	default:
 		return fmt.Errorf("%w: APPEND to %s", ErrType, pyTypeName(d.val(target.v)))

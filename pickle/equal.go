@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"math"
+	"math/big"
 	"reflect"
 	"unsafe"
 )
@@ -35,6 +36,7 @@ type ptrPair struct{ a, b unsafe.Pointer }
 type equalizer struct {
 	work []pair
 	seen map[ptrPair]bool
+	norm map[unsafe.Pointer]any // Go pointers already normalized
 }
 
 type pair struct{ a, b any }
@@ -75,6 +77,7 @@ func (e *equalizer) pushAll(x, y []any) {
 
 // step compares one pair, queueing the items of containers.
 func (e *equalizer) step(a, b any) bool {
+	a, b = e.normalize(a), e.normalize(b)
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -212,4 +215,85 @@ func setEqual(items []any, b any) bool {
 		}
 	}
 	return true
+}
+
+// normalize turns a Go value that is not of the model into the model value
+// it encodes as, one level deep: slices into []any, maps and structs into
+// *Dict, pointers into what they point to, named numbers and strings into
+// int64, float64 and string.
+func (e *equalizer) normalize(v any) any {
+	switch v.(type) {
+	case nil, bool, int64, float64, string, []any, Tuple, *Dict, *Set, *FrozenSet, []byte,
+		ByteArray, ByteString, Global, *Object, PersistentRef, PickleBuffer, *big.Int, complex128, int:
+		return v
+	}
+	if _, ok := toNumber(v); ok {
+		return v
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if u := rv.Uint(); u > math.MaxInt64 {
+			return new(big.Int).SetUint64(u)
+		} else {
+			return int64(u)
+		}
+	case reflect.Float32, reflect.Float64:
+		return rv.Float()
+	case reflect.Complex64, reflect.Complex128:
+		return rv.Complex()
+	case reflect.String:
+		return rv.String()
+	case reflect.Slice, reflect.Array:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, rv.Len())
+			reflect.Copy(reflect.ValueOf(b), rv)
+			return b
+		}
+		l := make([]any, rv.Len())
+		for i := range l {
+			l[i] = rv.Index(i).Interface()
+		}
+		return l
+	case reflect.Map:
+		d := NewDictSize(rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			if err := d.Set(e.normalize(it.Key().Interface()), it.Value().Interface()); err != nil {
+				return v
+			}
+		}
+		return d
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return nil
+		}
+		p := rv.UnsafePointer()
+		if n, ok := e.norm[p]; ok {
+			return n
+		}
+		if e.norm == nil {
+			e.norm = make(map[unsafe.Pointer]any)
+		}
+		n := e.normalize(rv.Elem().Interface())
+		e.norm[p] = n
+		return n
+	case reflect.Struct:
+		if rv.Type() == bigIntType {
+			b := rv.Interface().(big.Int)
+			return &b
+		}
+		plan := planFor(rv.Type())
+		d := NewDict()
+		for _, f := range plan.fields {
+			fv, ok := fieldByIndex(rv, f.index)
+			if !ok || (f.omitEmpty && isEmptyValue(fv)) {
+				continue
+			}
+			_ = d.Set(f.name, fv.Interface())
+		}
+		return d
+	}
+	return v
 }

@@ -217,3 +217,33 @@ func (dec *Decoder) Decode(v any) error {
 	*v.(*any) = val
 	return nil
 }
+
+// An Encoder writes pickles to a stream, one per Encode call. Each pickle
+// is encoded completely before one Write, so a failed encoding writes
+// nothing. An Encoder is not safe for concurrent use.
+type Encoder struct {
+	w    io.Writer
+	opts EncodeOptions
+	buf  []byte
+}
+
+// NewEncoder returns an Encoder writing to w with default options.
+func NewEncoder(w io.Writer) *Encoder { return EncodeOptions{}.NewEncoder(w) }
+
+// NewEncoder returns an Encoder writing to w with options o.
+func (o EncodeOptions) NewEncoder(w io.Writer) *Encoder {
+	return &Encoder{w: w, opts: o}
+}
+
+// Encode writes the pickle of v, as Marshal encodes it.
+func (enc *Encoder) Encode(v any) error {
+	b, err := enc.opts.AppendMarshal(enc.buf[:0], v)
+	if err != nil {
+		return err
+	}
+	if cap(b) <= 1<<20 {
+		enc.buf = b // reuse moderate buffers
+	}
+	_, err = enc.w.Write(b)
+	return err
+}
