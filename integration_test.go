@@ -349,3 +349,55 @@ func TestCPythonConnectionParity(t *testing.T) {
 		assert.NotContains(t, out, "FAIL")
 	})
 }
+
+// TestBodiesOver2GiB moves a body of 2 GiB + 1 byte, which needs the 8-byte
+// length header, through a Python echo and back, and checks that a Conn
+// talking to Python 2.7, 3.6 or 3.7 refuses it before writing anything. It
+// needs about 10 GiB of memory, so it runs only with PIPEBRIDGE_LARGE=1, one
+// interpreter at a time.
+func TestBodiesOver2GiB(t *testing.T) {
+	if os.Getenv("PIPEBRIDGE_LARGE") == "" {
+		t.Skip("set PIPEBRIDGE_LARGE=1 to move 2 GiB bodies (needs ~10 GiB of memory)")
+	}
+	const size = 0x80000001
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i>>20) ^ byte(i)
+	}
+	want := sha256.Sum256(body)
+	pymatrix.Run(t, func(t *testing.T, py pymatrix.Interpreter) {
+		a, b, err := conn.SocketPair()
+		require.NoError(t, err)
+		opts := &conn.Options{MaxMessageSize: -1, NoLongHeaders: !py.AtLeast(3, 8)}
+		c, err := conn.FromFile(a, opts)
+		require.NoError(t, err)
+		defer c.Close()
+		p := startPeer(t, py, []*os.File{b}, "echo-bytes", "3")
+		if !py.AtLeast(3, 8) {
+			err := c.SendBytes(body)
+			var tl *conn.MessageTooLargeError
+			require.ErrorAs(t, err, &tl, "Python %s cannot read an 8-byte header", py.Version)
+			assert.True(t, tl.Sending)
+			// Nothing reached the wire: the echo still answers.
+			require.NoError(t, c.SendBytes([]byte("small")))
+			got, err := c.RecvBytes()
+			require.NoError(t, err)
+			assert.Equal(t, "small", string(got))
+			c.Close()
+			p.wait(t)
+			return
+		}
+		go func() {
+			if err := c.SendBytes(body); err != nil {
+				t.Errorf("send: %v", err)
+			}
+		}()
+		got, err := c.RecvBytes()
+		require.NoError(t, err)
+		require.Equal(t, size, len(got))
+		assert.Equal(t, want, sha256.Sum256(got))
+		got = nil
+		c.Close()
+		p.wait(t)
+	})
+}

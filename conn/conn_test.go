@@ -412,3 +412,91 @@ func TestErrorsMatch(t *testing.T) {
 	err = &EncodeError{Err: io.ErrShortWrite}
 	assert.True(t, errors.Is(err, io.ErrShortWrite))
 }
+
+// TestConcurrentBothWays: 8 goroutines send 10,000 messages each from
+// either end while 4 goroutines receive at each end; every message arrives
+// exactly once, whole.
+func TestConcurrentBothWays(t *testing.T) {
+	const senders, receivers, each = 8, 4, 10000
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+
+	type tally struct {
+		mu   sync.Mutex
+		seen map[uint64]bool
+	}
+	run := func(from, to *Conn, dir byte, got *tally) *sync.WaitGroup {
+		var wg sync.WaitGroup
+		for s := 0; s < senders; s++ {
+			wg.Add(1)
+			go func(s int) {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					// id, then a body of id-determined length and content
+					id := uint64(s)<<32 | uint64(i)
+					body := make([]byte, 9+i%61)
+					body[0] = dir
+					binary.BigEndian.PutUint64(body[1:], id)
+					for j := 9; j < len(body); j++ {
+						body[j] = byte(id) ^ byte(j)
+					}
+					if err := from.SendBytes(body); err != nil {
+						t.Errorf("send: %v", err)
+						return
+					}
+				}
+			}(s)
+		}
+		for r := 0; r < receivers; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					got.mu.Lock()
+					done := len(got.seen) == senders*each
+					got.mu.Unlock()
+					if done {
+						return
+					}
+					body, err := to.RecvBytes()
+					if err != nil {
+						return // closed once everything arrived
+					}
+					id := binary.BigEndian.Uint64(body[1:])
+					ok := body[0] == dir && len(body) == 9+int(uint32(id))%61
+					for j := 9; ok && j < len(body); j++ {
+						ok = body[j] == byte(id)^byte(j)
+					}
+					got.mu.Lock()
+					if !ok || got.seen[id] {
+						t.Errorf("message %x arrived damaged or twice", id)
+					}
+					got.seen[id] = true
+					complete := len(got.seen) == senders*each
+					got.mu.Unlock()
+					if complete {
+						// Wake the other receivers of this direction.
+						to.SetReadDeadline(time.Now())
+						return
+					}
+				}
+			}()
+		}
+		return &wg
+	}
+	ab := &tally{seen: map[uint64]bool{}}
+	ba := &tally{seen: map[uint64]bool{}}
+	w1 := run(a, b, 'a', ab)
+	w2 := run(b, a, 'b', ba)
+	finished := make(chan struct{})
+	go func() { w1.Wait(); w2.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("messages went missing: receivers still waiting")
+	}
+	assert.Len(t, ab.seen, senders*each)
+	assert.Len(t, ba.seen, senders*each)
+}
