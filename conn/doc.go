@@ -33,6 +33,34 @@
 // [Pickle], writes protocol 4, which Python 3.8 to 3.13 send by default;
 // Python 2.7 reads up to protocol 2 (use PickleCodec{Protocol: 2}).
 //
+// # Authentication
+//
+// With a key ([Auth].Key), Listener and Client prove to each other that they
+// hold it, exactly as CPython does: the accepting side delivers a challenge
+// and then answers one, the connecting side answers and then delivers. Each
+// challenge is answered with an HMAC of it under the key; a wrong key fails
+// on both sides with an error matching [ErrAuthentication].
+//
+// Python 2.7 to 3.11 use 20-byte challenges answered with a raw 16-byte
+// HMAC-MD5; Python 3.12 and later send "{sha256}" and 40 random bytes and
+// answer "{digest}" plus the HMAC, and the digest name is covered by the MAC,
+// so a modern challenge cannot be downgraded. Which one a peer speaks is told
+// by lengths, as CPython tells it. Go answers whatever it is sent. The
+// challenges Go sends use [Auth].Digest, sha256 by default; to accept the
+// legacy answer of a Python 3.11 or older Client, set Digest to
+// DigestLegacyMD5 or list it in AcceptDigests. Every handshake read is capped
+// at 256 bytes, digests are compared in constant time, and a handshake is
+// bounded by [DefaultHandshakeTimeout] (10 s) unless Auth.Timeout or a
+// context says otherwise.
+//
+// An empty key differs between versions: Listeners of Python 3.12.1 and
+// older skip authentication for authkey=b"", 3.13 authenticates with it, and
+// every Client authenticates whenever the Listener challenges. Go skips the
+// handshake for an empty key unless Auth.AuthenticateEmptyKey is set.
+//
+// [Authenticate], [DeliverChallenge] and [AnswerChallenge] run the handshake
+// over any Conn, for transports this package does not dial itself.
+//
 // # Concurrency
 //
 // A Conn is safe for concurrent use. Any number of goroutines may send at
@@ -62,10 +90,21 @@
 // # Security
 //
 // Decoding a pickle with this package never imports or runs anything: Python
-// classes arrive as data. The Listener/Client authentication proves that
-// both ends know the key; it does not encrypt or protect the integrity of
-// later messages. Across untrusted networks, run the connection inside TLS
-// or an SSH tunnel, and set MaxMessageSize to what your messages need.
+// classes arrive as data. (Python's recv() does the opposite: a pickle can
+// make a Python receiver run any code, so a Python peer must only ever
+// receive from ends it trusts.)
+//
+// The Listener/Client authentication proves that both ends know the key; it
+// does not encrypt the messages or protect them from being changed in
+// transit. Across networks you do not trust, run the connection inside TLS
+// (wrap a tls.Conn with [New] and run [Authenticate] over it) or through an
+// SSH tunnel, and set MaxMessageSize to what your messages need.
+//
+// Listen refuses to serve TCP on anything but a loopback address without a
+// non-empty key ([ErrInsecureListen]) unless ListenOptions.InsecureNoKey says
+// so. Abstract Unix sockets have no file permissions: any local user can
+// connect to one, so give them a key too. The Unix socket that Listen("")
+// creates lives in a new private (0700) directory.
 //
 // # Platforms
 //
@@ -73,5 +112,9 @@
 // and other Unix systems; abstract sockets on Linux. On Windows, Python's
 // Pipe() and AF_PIPE Listeners use message-mode named pipes without length
 // headers: that transport is not implemented, and those constructors return
-// an error matching errors.ErrUnsupported. TCP works everywhere.
+// an error matching errors.ErrUnsupported. TCP works everywhere. Listen("")
+// makes a Unix socket on Unix systems and listens on 127.0.0.1:0 on
+// Windows. Python's Client reaches IPv4 addresses only (a tuple address
+// always means AF_INET there); a Python Listener can serve IPv6 with
+// family="AF_INET6".
 package conn
