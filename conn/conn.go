@@ -74,10 +74,11 @@ type Conn struct {
 	fr      *frameReader
 	readErr error // sticky: a broken frame leaves the stream unusable
 
-	wmu      sync.Mutex // serialises whole frames on the write side
-	wbuf     []byte     // header and small body, copied together for one write
-	wbufs    [2][]byte  // header and large body, for writev
-	writeErr error      // sticky: a frame partly written leaves the stream unusable
+	wmu      sync.Mutex  // serialises whole frames on the write side
+	wbuf     []byte      // header and small body, copied together for one write
+	wbufs    [2][]byte   // header and large body, for writev
+	wvec     net.Buffers // the writev vector; a field so it does not escape per call
+	writeErr error       // sticky: a frame partly written leaves the stream unusable
 
 	dmu      sync.Mutex // guards the deadlines the user set
 	userRD   time.Time
@@ -200,9 +201,9 @@ func (c *Conn) writeLocked(head, body []byte) error {
 		n = int64(m)
 	} else {
 		c.wbufs = [2][]byte{head, body}
-		bufs := net.Buffers(c.wbufs[:])
-		n, err = bufs.WriteTo(c.rw)
-		c.wbufs = [2][]byte{} // do not keep the caller's body alive
+		c.wvec = c.wbufs[:]
+		n, err = c.wvec.WriteTo(c.rw)
+		c.wbufs, c.wvec = [2][]byte{}, nil // do not keep the caller's body alive
 	}
 	if err != nil {
 		err = c.wrapErr(err)
