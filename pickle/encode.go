@@ -1284,6 +1284,7 @@ func (e *encoder) saveObject(o *Object, aliases []memoKey) error {
 		}
 		return nil
 	}
+	listDone, dictDone := false, false
 	switch {
 	case o.Inst:
 		e.buf = append(e.buf, opMark)
@@ -1338,12 +1339,24 @@ func (e *encoder) saveObject(o *Object, aliases []memoKey) error {
 		}
 		e.buf = append(e.buf, opNewobj)
 	case o.New && len(args) == 0:
-		// copyreg._reconstructor(cls, object, None), as protocols 0 and 1
-		// write plain instances.
+		// copyreg._reconstructor(cls, base, state), as protocols 0 and 1
+		// write instances: the base is list or dict when the object has
+		// list or dict items (which it then carries), else object.
 		if err := e.saveGlobal(gReconstructor); err != nil {
 			return err
 		}
-		if err := e.saveSyntheticTuple(o.Callable, gObject, nil); err != nil {
+		var err error
+		switch {
+		case o.ListItems != nil:
+			err = e.saveSyntheticTuple(o.Callable, gList, e.temp(append([]any{}, o.ListItems...)))
+			listDone = true
+		case o.DictItems != nil:
+			err = e.saveSyntheticTuple(o.Callable, gDict, o.DictItems)
+			dictDone = true
+		default:
+			err = e.saveSyntheticTuple(o.Callable, gObject, nil)
+		}
+		if err != nil {
 			return err
 		}
 		e.buf = append(e.buf, opReduce)
@@ -1372,12 +1385,12 @@ func (e *encoder) saveObject(o *Object, aliases []memoKey) error {
 	} else {
 		e.memoize(key, aliases)
 	}
-	if len(o.ListItems) > 0 {
+	if len(o.ListItems) > 0 && !listDone {
 		if err := e.batchAppends(o.ListItems); err != nil {
 			return err
 		}
 	}
-	if o.DictItems != nil && o.DictItems.Len() > 0 {
+	if o.DictItems != nil && o.DictItems.Len() > 0 && !dictDone {
 		if err := e.batchSetitems(o.DictItems, ".DictItems"); err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ var (
 	gBytearray     = Global{"builtins", "bytearray"}
 	gComplex       = Global{"builtins", "complex"}
 	gObject        = Global{"builtins", "object"}
+	gList          = Global{"builtins", "list"}
+	gDict          = Global{"builtins", "dict"}
 	gGetattr       = Global{"builtins", "getattr"}
 	gEncode        = Global{"_codecs", "encode"}
 	gReconstructor = Global{"copyreg", "_reconstructor"}
@@ -66,10 +68,26 @@ func (d *decoder) reduce(fn any, args Tuple) (any, error) {
 			return c, nil
 		}
 	case gReconstructor:
-		// copyreg._reconstructor(cls, object, None): how protocols 0 and 1
-		// write a plain instance; protocol 2 writes NEWOBJ for the same.
-		if len(args) == 3 && args[1] == any(gObject) && args[2] == nil && isCallable(args[0]) {
-			return &Object{Callable: args[0], New: true, Args: Tuple{}}, nil
+		// copyreg._reconstructor(cls, base, state): how protocols 0 and 1
+		// write instances (of plain classes and of list and dict
+		// subclasses); protocol 2 writes NEWOBJ and items for the same.
+		if len(args) == 3 && isCallable(args[0]) {
+			switch {
+			case args[1] == any(gObject) && args[2] == nil:
+				return &Object{Callable: args[0], New: true, Args: Tuple{}}, nil
+			case args[1] == any(gList):
+				if l, ok := args[2].([]any); ok {
+					return &Object{Callable: args[0], New: true, Args: Tuple{}, ListItems: append([]any{}, l...)}, nil
+				}
+			case args[1] == any(gDict):
+				if d, ok := args[2].(*Dict); ok {
+					c := NewDictSize(d.Len())
+					for k, v := range d.All() {
+						_ = c.Set(k, v)
+					}
+					return &Object{Callable: args[0], New: true, Args: Tuple{}, DictItems: c}, nil
+				}
+			}
 		}
 	case gNewobj:
 		if len(args) >= 1 && isCallable(args[0]) {
@@ -162,8 +180,7 @@ func latin1Arg(args Tuple) ([]byte, bool) {
 		return nil, false
 	}
 	s, ok1 := args[0].(string)
-	enc, ok2 := args[1].(string)
-	if !ok1 || !ok2 || !isLatin1Name(enc) {
+	if !ok1 || !isLatin1Name(textOf(args[1])) {
 		return nil, false
 	}
 	return latin1Bytes(s)
@@ -281,4 +298,17 @@ func (d *decoder) fixup(v any) any {
 		}
 	}
 	return v
+}
+
+// textOf returns v as text if it is a str or a Python 2 str.
+func textOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case ByteString:
+		return string(x)
+	case []byte:
+		return string(x)
+	}
+	return ""
 }

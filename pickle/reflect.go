@@ -20,28 +20,30 @@ import (
 var (
 	marshalerType = reflect.TypeFor[Marshaler]()
 	bigIntType    = reflect.TypeFor[big.Int]()
-	thisPkg       = reflect.TypeFor[Tuple]().PkgPath()
-	ogrekPkg      = reflect.TypeFor[ogórek.None]().PkgPath()
 )
 
-// specialTypes caches whether a type has its own encoding in save's type
-// switch (model and og-rek types, big.Int, Marshalers).
-var specialTypes sync.Map // reflect.Type -> bool
+// specialTypes are the types with their own case in save's type switch:
+// the model's and og-rek's.
+var specialTypes = func() map[reflect.Type]bool {
+	m := map[reflect.Type]bool{}
+	for _, t := range []reflect.Type{
+		reflect.TypeFor[Tuple](), reflect.TypeFor[ByteArray](), reflect.TypeFor[ByteString](),
+		reflect.TypeFor[Global](), reflect.TypeFor[PersistentRef](), reflect.TypeFor[PickleBuffer](),
+		reflect.TypeFor[*Object](), reflect.TypeFor[*Dict](), reflect.TypeFor[*Set](),
+		reflect.TypeFor[*FrozenSet](), reflect.TypeFor[*big.Int](),
+		reflect.TypeFor[ogórek.None](), reflect.TypeFor[ogórek.Tuple](), reflect.TypeFor[ogórek.Bytes](),
+		reflect.TypeFor[ogórek.ByteString](), reflect.TypeFor[ogórek.Dict](), reflect.TypeFor[ogórek.Class](),
+		reflect.TypeFor[ogórek.Call](), reflect.TypeFor[ogórek.Ref](),
+	} {
+		m[t] = true
+	}
+	return m
+}()
 
+// isSpecial reports whether values of type t are encoded by save's type
+// switch rather than by their kind.
 func isSpecial(t reflect.Type) bool {
-	if v, ok := specialTypes.Load(t); ok {
-		return v.(bool)
-	}
-	base := t
-	if base.Kind() == reflect.Pointer {
-		base = base.Elem()
-	}
-	special := t.Implements(marshalerType)
-	if p := base.PkgPath(); p == thisPkg || p == ogrekPkg || base == bigIntType {
-		special = true
-	}
-	specialTypes.Store(t, special)
-	return special
+	return specialTypes[t] || t.Implements(marshalerType)
 }
 
 // saveRV saves a value reached through reflection (a struct field, a map

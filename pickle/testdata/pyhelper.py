@@ -6,6 +6,10 @@ Usage:
       Writes the corpus pickled at each PROTO to stdout as records, then the
       END record; reads back Go's re-encoding of each record from stdin;
       loads each and compares it with the original value; prints a report.
+  pyhelper.py badpickles           the malformed pickles of CPython's tests
+      Runs test.pickletester's unpickling-error tests, collecting each
+      pickle they expect to fail (and checking that Python rejects it), and
+      writes them as records named after the test.
   pyhelper.py check                Go -> Python
       Reads records (name, proto, pickle, expected expression) from stdin,
       loads each pickle and compares it with the expression's value; prints
@@ -179,7 +183,7 @@ def corpus():
         add('atom_%r' % (v,), v)
     for i in [0, 1, -1, 255, 256, 65535, 65536, -65536, 2**31 - 1, -2**31, 2**31, -2**31 - 1,
               2**63 - 1, -2**63, 2**63, -2**63 - 1, 2**64, 10**30, -10**30, 2**2100, -(2**2100)]:
-        add('int_%d' % i if abs(i) < 2**70 else 'int_big_%d' % (i > 0), i)
+        add('int_%d' % i if abs(i) < 2**70 else 'int_big_%s%d' % ('m' if i < 0 else '', i.bit_length()), i)
     for f in [0.0, -0.0, 1.5, -2.25, 1e300, 5e-324, 1e16, 1e15, 1e-5, 1e-4, 0.1, float('inf'), float('-inf'), float('nan')]:
         add('float_%r' % f, f)
     add('complex', 1 + 2j)
@@ -280,6 +284,27 @@ def corpus():
     return c
 
 
+def dict_in_order_zam():
+    d = {}
+    for k in [u'z', u'a', u'm']:
+        d[k] = len(d) + 1
+    return d
+
+
+def copy_reg_reconstructor():
+    if PY2:
+        import copy_reg
+        return copy_reg._reconstructor
+    import copyreg
+    return copyreg._reconstructor
+
+
+def mylist(items, **attrs):
+    l = MyList(items)
+    l.__dict__.update(attrs)
+    return l
+
+
 def dict_in_order():
     d = {}
     for k in ['z', 'a', 'm', 'b']:
@@ -368,20 +393,32 @@ def same(a, b, memo=None, path='v'):
         return None
     if ta in (set, frozenset):
         return None if a == b else '%s: %r != %r' % (path, a, b)
-    # Objects: their state, and list or dict contents for subclasses.
-    if isinstance(a, list) or isinstance(a, dict) or isinstance(a, tuple):
-        ca = list(a) if not isinstance(a, dict) else list(a.items())
-        cb = list(b) if not isinstance(b, dict) else list(b.items())
-        r = same(ca, cb, memo, path + '.items')
+    # Objects: their class, state, and list or dict contents for subclasses.
+    cls = getattr(a, '__class__', ta)
+    if cls is not getattr(b, '__class__', tb):
+        return '%s: class %r != %r' % (path, cls, getattr(b, '__class__', tb))
+    if isinstance(a, dict):
+        r = same(dict(a), dict(b), memo, path + '.items')
+        if r:
+            return r
+    elif isinstance(a, (list, tuple)):
+        r = same(list(a), list(b), memo, path + '.items')
         if r:
             return r
     if hasattr(a, '__dict__') and not isinstance(a, type):
         r = same(a.__dict__, b.__dict__, memo, path + '.__dict__')
         if r:
             return r
-        if not isinstance(a, (list, dict, tuple)) and ta.__eq__ is object.__eq__:
+        if not defines_eq(cls):
             return None
     return None if a == b else '%s: %r != %r' % (path, a, b)
+
+
+def defines_eq(cls):
+    for k in getattr(cls, '__mro__', None) or (cls,) + getattr(cls, '__bases__', ()):
+        if k is not object and '__eq__' in vars(k):
+            return True
+    return False
 
 
 def float_same(a, b):
@@ -419,19 +456,19 @@ def write_record(f, name, proto, data, extra=b''):
 
 
 def roundtrip(protos):
-    items = corpus()
-    values = {}
-    for name, value in items:
-        values[name] = value
+    # Go's pickle must load as Python's own pickle of the value loads.
+    originals = {}
+    for name, value in corpus():
         for p in protos:
             try:
                 data = pickle.dumps(value, p)
             except Exception as e:
                 print('SKIP %s %d: %s' % (name, p, e), file=sys.stderr)
                 continue
+            originals[(name, str(p))] = data
             write_record(stdout, name, str(p), data)
     for name, p, data in raw_pickles():
-        values[name] = pickle.loads(data)
+        originals[(name, str(p))] = data
         write_record(stdout, name, str(p), data)
     write_record(stdout, '', '', b'')
     stdout.flush()
@@ -442,11 +479,12 @@ def roundtrip(protos):
             break
         name = name.decode('utf-8')
         try:
+            want = pickle.loads(originals[(name, p.decode())])
             got = pickle.loads(data)
-            r = same(values[name], got)
+            r = same(want, got)
         except Exception as e:
             r = 'load failed: %s: %s' % (type(e).__name__, e)
-        report.append(('FAIL %s %s: %s' % (name, p.decode(), r)) if r else ('OK %s %s' % (name, p.decode())))
+        report.append(('FAIL %s %s: %s' % (name, p.decode(), r[:300])) if r else ('OK %s %s' % (name, p.decode())))
     out = '\n'.join(report) + '\n'
     stdout.write(out.encode('utf-8', 'backslashreplace'))
     stdout.flush()
@@ -466,8 +504,50 @@ def check():
             r = same(want, got)
         except Exception as e:
             r = 'failed: %s: %s' % (type(e).__name__, e)
-        report.append(('FAIL %s %s: %s' % (name, p, r)) if r else ('OK %s %s' % (name, p)))
+        report.append(('FAIL %s %s: %s' % (name, p, r[:300])) if r else ('OK %s %s' % (name, p)))
     stdout.write(('\n'.join(report) + '\n').encode('utf-8', 'backslashreplace'))
+    stdout.flush()
+
+
+BAD_TESTS = ['test_maxint64', 'test_negative_32b_binbytes', 'test_negative_32b_binunicode',
+             'test_misc_get', 'test_large_32b_binbytes8', 'test_large_32b_bytearray8',
+             'test_large_32b_binunicode8', 'test_negative_put', 'test_negative_32b_binput',
+             'test_badly_escaped_string', 'test_badly_quoted_string', 'test_bad_ext_code',
+             'test_bad_reduce', 'test_bad_newobj', 'test_bad_newobj_ex', 'test_bad_stack',
+             'test_bad_mark', 'test_truncated_data']
+
+
+def badpickles():
+    import unittest
+    from test import pickletester as pt
+    collected = []
+
+    class Collect(pt.AbstractUnpickleTests, unittest.TestCase):
+        bad_stack_errors = (Exception,)
+        truncated_errors = (Exception,)
+        size_overflow_errors = (Exception,)
+
+        def loads(self, data, **kw):
+            return pickle.loads(data, **kw)
+
+        def check_unpickling_error(self, errors, data):
+            collected.append((self._testMethodName, data))
+            try:
+                pickle.loads(data)
+            except Exception:
+                return
+            raise AssertionError('Python accepted %r' % (data,))
+
+    suite = unittest.TestSuite()
+    for name in BAD_TESTS:
+        if hasattr(Collect, name):
+            suite.addTest(Collect(name))
+    result = unittest.TextTestRunner(stream=sys.stderr, verbosity=0).run(suite)
+    if not result.wasSuccessful():
+        sys.exit('pickletester tests failed')
+    for i, (name, data) in enumerate(collected):
+        write_record(stdout, '%s#%d' % (name, i), '', data)
+    write_record(stdout, '', '', b'')
     stdout.flush()
 
 
@@ -477,5 +557,7 @@ if __name__ == '__main__':
         roundtrip([int(p) for p in sys.argv[2:]])
     elif sys.argv[1] == 'check':
         check()
+    elif sys.argv[1] == 'badpickles':
+        badpickles()
     else:
         sys.exit('unknown command %r' % sys.argv[1])
