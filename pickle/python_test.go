@@ -391,12 +391,12 @@ type structInner struct {
 }
 
 type structOuter struct {
-	Name    string
-	Age     int    `pickle:"age"`
-	Skip    int    `pickle:"-"`
-	Opt     string `pickle:",omitempty"`
-	Ptr     *int
-	Tags    []string
+	Name string
+	Age  int    `pickle:"age"`
+	Skip int    `pickle:"-"`
+	Opt  string `pickle:",omitempty"`
+	Ptr  *int
+	Tags []string
 	structInner
 }
 
