@@ -16,6 +16,7 @@ import (
 	"github.com/pipebridge/pipebridge/bridge"
 	"github.com/pipebridge/pipebridge/conn"
 	"github.com/pipebridge/pipebridge/internal/pymatrix"
+	"github.com/pipebridge/pipebridge/pickle"
 )
 
 // When run with PIPEBRIDGE_TEST_CHILD set, the test binary plays a Go child
@@ -81,7 +82,7 @@ while True:
 `
 		var opts *conn.Options
 		if py.Major == 2 {
-			opts = &conn.Options{Codec: conn.PickleCodec{Protocol: 2}}
+			opts = &conn.Options{Codec: conn.PickleCodec{Encode: pickle.EncodeOptions{Protocol: 2}}}
 		}
 		p, err := bridge.Start(py.Command("-c", script), opts)
 		require.NoError(t, err)

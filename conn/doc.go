@@ -31,7 +31,8 @@
 // 3.6 and 3.7 do not (set [Options].NoLongHeaders when talking to them).
 // Nothing else is on the wire. Objects are pickles: the default [Codec],
 // [Pickle], writes protocol 4, which Python 3.8 to 3.13 send by default;
-// Python 2.7 reads up to protocol 2 (use PickleCodec{Protocol: 2}).
+// Python 2.7 reads up to protocol 2 (use a [PickleCodec] whose Encode.Protocol
+// is 2).
 //
 // # Authentication
 //

@@ -103,7 +103,7 @@ func ExampleDial() {
 	defer cancel()
 	c, err := conn.DialContext(ctx, l.Addr().String(), &conn.DialOptions{
 		Auth: conn.Auth{Key: key},
-		// For a Python 2.7 Listener: Conn: &conn.Options{Codec: conn.PickleCodec{Protocol: 2}},
+		// For a Python 2.7 Listener: Conn: &conn.Options{Codec: conn.PickleCodec{Encode: pickle.EncodeOptions{Protocol: 2}}},
 	})
 	if errors.Is(err, conn.ErrAuthentication) {
 		log.Fatal("wrong key: ", err)

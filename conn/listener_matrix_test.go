@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pipebridge/pipebridge/pickle"
 	"io"
 	"net"
 	"os/exec"
@@ -16,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	ogórek "github.com/kisielk/og-rek"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -210,7 +210,11 @@ func TestListenerMatrix(t *testing.T) {
 func pyOptions(p pymatrix.Interpreter) *Options {
 	o := &Options{NoLongHeaders: !p.AtLeast(3, 8)}
 	if p.Major == 2 {
-		o.Codec = PickleCodec{Protocol: 2}
+		// Python 2 reads up to protocol 2, and sends binary data as str.
+		o.Codec = PickleCodec{
+			Encode: pickle.EncodeOptions{Protocol: 2},
+			Decode: pickle.DecodeOptions{Py2Str: pickle.Py2StrBytes},
+		}
 	}
 	return o
 }
@@ -289,7 +293,7 @@ func runMatrixCase(t *testing.T, peer *pyPeer, mc matrixCase, i int) {
 // matrixExchange is Go's half of the peer script's exchange().
 func matrixExchange(t *testing.T, c *Conn, p pymatrix.Interpreter) {
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
-	require.NoError(t, c.Send([]any{"h\u00e9llo", int64(42), map[string]any{"k": []any{int64(1), int64(2)}}, ogórek.Bytes("\x00\x01")}))
+	require.NoError(t, c.Send([]any{"h\u00e9llo", int64(42), map[string]any{"k": []any{int64(1), int64(2)}}, []byte("\x00\x01")}))
 	var v any
 	require.NoError(t, c.Recv(&v))
 	require.Equal(t, []any{"ok", int64(42)}, v)
@@ -304,18 +308,13 @@ func matrixExchange(t *testing.T, c *Conn, p pymatrix.Interpreter) {
 	require.Equal(t, payload, got)
 
 	require.NoError(t, c.Recv(&v))
-	var pyBytes any = []byte("\xff\x00")
-	if p.Major == 2 {
-		pyBytes = "\xff\x00" // a Python 2 str decodes as a string
-	}
-	want := []any{"py", int64(p.Major), map[string]any{"n": []any{int64(1), int64(2), int64(3)}}, pyBytes, "w\u00f6rld"}
+	// Python 2's b'\xff\x00' is a str, read as []byte by pyOptions.
+	want := []any{"py", int64(p.Major), map[string]any{"n": []any{int64(1), int64(2), int64(3)}}, []byte("\xff\x00"), "w\u00f6rld"}
 	require.Equal(t, want, plainValue(v))
 	require.NoError(t, c.Send("bye"))
 }
 
-// plainValue turns the codec's dicts and byte types into plain Go values for
-// comparison: dicts become map[string]any, bytes []byte, a Python 2 str a
-// string.
+// plainValue turns the codec's dicts into map[string]any for comparison.
 func plainValue(v any) any {
 	switch v := v.(type) {
 	case []any:
@@ -324,22 +323,12 @@ func plainValue(v any) any {
 			out[i] = plainValue(x)
 		}
 		return out
-	case ogórek.Dict:
+	case *pickle.Dict:
 		out := map[string]any{}
-		for k, x := range v.Iter() {
+		for k, x := range v.All() {
 			out[fmt.Sprint(plainValue(k))] = plainValue(x)
 		}
 		return out
-	case map[any]any:
-		out := map[string]any{}
-		for k, x := range v {
-			out[fmt.Sprint(plainValue(k))] = plainValue(x)
-		}
-		return out
-	case ogórek.Bytes:
-		return []byte(v)
-	case ogórek.ByteString:
-		return string(v)
 	}
 	return v
 }
@@ -383,7 +372,7 @@ func TestListenerManyPythonClients(t *testing.T) {
 				}
 				break
 			}
-			tup, ok := v.(ogórek.Tuple)
+			tup, ok := v.(pickle.Tuple)
 			if !ok || len(tup) != 2 {
 				t.Errorf("unexpected message %#v", v)
 				return

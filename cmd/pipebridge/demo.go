@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipebridge/pipebridge/bridge"
 	"github.com/pipebridge/pipebridge/conn"
+	"github.com/pipebridge/pipebridge/pickle"
 	"github.com/pipebridge/pipebridge/pyexamples"
 )
 
@@ -32,7 +33,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	// read protocol 4 by default.
 	opts := &conn.Options{}
 	if strings.HasPrefix(version, "2.") {
-		opts.Codec = conn.PickleCodec{Protocol: 2}
+		opts.Codec = conn.PickleCodec{Encode: pickle.EncodeOptions{Protocol: 2}}
 	}
 	fmt.Fprintf(stdout, "pipebridge demo: Go and Python %s (%s)\n", version, *python)
 

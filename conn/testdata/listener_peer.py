@@ -35,7 +35,7 @@ PY2 = sys.version_info[0] == 2
 # Go encodes pickle protocol 2 for Python 2.7, where a Go string arrives as a
 # UTF-8 str and bytes as str.
 if PY2:
-    FROM_GO = ['h\xc3\xa9llo', 42, {'k': [1, 2]}, '\x00\x01']
+    FROM_GO = [u'h\xe9llo', 42, {'k': [1, 2]}, '\x00\x01']
 else:
     FROM_GO = ['h\u00e9llo', 42, {'k': [1, 2]}, b'\x00\x01']
 
