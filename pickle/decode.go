@@ -59,8 +59,8 @@ type slot struct {
 // that) is recorded, and a fix-up pass at the end replaces the stale slices
 // with the final ones.
 type listNode struct {
-	items []any
-	box   any // items as handed out since the last change; nil if none
+	items  []any
+	sealed bool // items were handed out and have not changed since
 }
 
 type memoSlot struct {
@@ -173,7 +173,18 @@ func (d *decoder) readLine() ([]byte, error) {
 }
 
 func (d *decoder) push(v any, depth int32) {
+	if len(d.stack) == cap(d.stack) {
+		d.grow()
+	}
 	d.stack = append(d.stack, slot{v, depth})
+}
+
+// grow doubles the stack: append's gentler growth for large slices would
+// allocate several times the final size on a long pickle.
+func (d *decoder) grow() {
+	s := make([]slot, len(d.stack), 2*cap(d.stack)+16)
+	copy(s, d.stack)
+	d.stack = s
 }
 
 func (d *decoder) pop() (slot, error) {
@@ -225,28 +236,26 @@ func (d *decoder) val(v any) any {
 }
 
 func (d *decoder) seal(n *listNode) any {
-	if n.box == nil {
-		if cap(n.items) == 0 {
-			// A distinct backing array gives each empty list an identity,
-			// which the encoder and the fix-up pass rely on.
-			n.items = make([]any, 0, 1)
-		}
-		n.box = n.items
+	if cap(n.items) == 0 {
+		// A distinct backing array gives each empty list an identity,
+		// which the encoder and the fix-up pass rely on.
+		n.items = make([]any, 0, 1)
 	}
-	return n.box
+	n.sealed = true
+	return n.items
 }
 
-// changing is called before n's items change.
+// changing is called before n's items change: slices handed out before
+// become stale, to be replaced by the fix-up pass.
 func (d *decoder) changing(n *listNode) {
-	if n.box == nil {
+	if !n.sealed {
 		return
 	}
-	old := n.box.([]any)
 	if d.stale == nil {
 		d.stale = make(map[unsafe.Pointer]*listNode)
 	}
-	d.stale[unsafe.Pointer(unsafe.SliceData(old))] = n
-	n.box = nil
+	d.stale[unsafe.Pointer(unsafe.SliceData(n.items))] = n
+	n.sealed = false
 }
 
 // items returns the values of stack slots s, sealed, and their depth + 1.
@@ -279,10 +288,13 @@ func (d *decoder) memoPut(idx int64, s slot) error {
 		if err := d.account(32 * int(idx+1-int64(len(d.memo)))); err != nil {
 			return err
 		}
-		for int64(len(d.memo)) < idx {
-			d.memo = append(d.memo, memoSlot{})
+		if need := int(idx) + 1; need > cap(d.memo) {
+			m := make([]memoSlot, len(d.memo), max(need, 2*cap(d.memo)+16))
+			copy(m, d.memo)
+			d.memo = m
 		}
-		d.memo = append(d.memo, memoSlot{s, true})
+		d.memo = d.memo[:idx+1]
+		d.memo[idx] = memoSlot{s, true}
 		d.memoLen++
 		return d.checkMemo()
 	}
@@ -308,11 +320,11 @@ func (d *decoder) checkMemo() error {
 
 func (d *decoder) memoGet(idx int64) error {
 	if idx >= 0 && idx < int64(len(d.memo)) && d.memo[idx].ok {
-		d.stack = append(d.stack, d.memo[idx].slot)
+		d.push(d.memo[idx].v, d.memo[idx].d)
 		return nil
 	}
 	if s, ok := d.memoMap[idx]; ok {
-		d.stack = append(d.stack, s)
+		d.push(s.v, s.d)
 		return nil
 	}
 	return fmt.Errorf("%w: %d", ErrMemo, idx)
@@ -501,7 +513,7 @@ func (d *decoder) run() (any, error) {
 		case opDup:
 			var t *slot
 			if t, err = d.top(); err == nil {
-				d.stack = append(d.stack, *t)
+				d.push(t.v, t.d)
 			}
 		case opGlobal:
 			err = d.loadGlobal()
@@ -933,7 +945,7 @@ func (d *decoder) setItems(x int) error {
 
 // fillDict sets the key, value pairs of items in dict.
 func (d *decoder) fillDict(dict *Dict, items []slot) error {
-	if len(dict.entries) == 0 && dict.index.slots == nil && len(items) <= 2*smallDict {
+	if len(dict.entries) == 0 && dict.index == nil && len(items) <= 2*smallDict {
 		// The common case, a small dict filled at once: check keys
 		// against each other directly.
 		if cap(dict.entries) < len(items)/2 {

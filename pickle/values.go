@@ -165,7 +165,7 @@ func (d *Dict) Delete(key any) bool {
 	copy(d.entries[i:], d.entries[i+1:])
 	d.entries[len(d.entries)-1] = dictEntry{}
 	d.entries = d.entries[:len(d.entries)-1]
-	d.index.reset()
+	d.index = nil
 	if len(d.entries) > smallDict {
 		d.rebuildIndex()
 	}
@@ -242,7 +242,7 @@ func (d *Dict) find(key any) (int, error) {
 // index, key's hash. A Dict has an index exactly when it holds more than
 // smallDict entries, so lookups never modify it.
 func (d *Dict) findHash(key any) (pos int, h uint64, err error) {
-	if d.index.slots == nil {
+	if d.index == nil {
 		if s, ok := key.(string); ok {
 			for i := range d.entries {
 				if k, ok := d.entries[i].key.(string); ok && k == s {
@@ -285,7 +285,7 @@ func (d *Dict) hasNonString() bool {
 // one.
 func (d *Dict) indexAdded(h uint64) {
 	n := len(d.entries)
-	if d.index.slots == nil {
+	if d.index == nil {
 		if n > smallDict {
 			d.rebuildIndex()
 		}
@@ -295,7 +295,7 @@ func (d *Dict) indexAdded(h uint64) {
 }
 
 func (d *Dict) rebuildIndex() {
-	d.index.init(len(d.entries))
+	d.index = newKeyIndex(len(d.entries))
 	for i := range d.entries {
 		h, _ := hashKey(d.entries[i].key) // keys in a Dict are hashable
 		d.index.insert(h, int32(i))
@@ -349,7 +349,7 @@ func (s *Set) Add(x any) error {
 	}
 	s.items = append(s.items, x)
 	n := len(s.items)
-	if s.index.slots == nil {
+	if s.index == nil {
 		if n > smallDict {
 			s.rebuildIndex()
 		}
@@ -372,7 +372,7 @@ func (s *Set) Remove(x any) bool {
 	copy(s.items[i:], s.items[i+1:])
 	s.items[len(s.items)-1] = nil
 	s.items = s.items[:len(s.items)-1]
-	s.index.reset()
+	s.index = nil
 	if len(s.items) > smallDict {
 		s.rebuildIndex()
 	}
@@ -420,7 +420,7 @@ func formatSet(open string, items []any, close, empty string) string {
 }
 
 func (s *Set) findHash(x any) (int, uint64, error) {
-	if s.index.slots == nil {
+	if s.index == nil {
 		if err := checkHashable(x); err != nil {
 			return -1, 0, err
 		}
@@ -439,7 +439,7 @@ func (s *Set) findHash(x any) (int, uint64, error) {
 }
 
 func (s *Set) rebuildIndex() {
-	s.index.init(len(s.items))
+	s.index = newKeyIndex(len(s.items))
 	for i := range s.items {
 		h, _ := hashKey(s.items[i])
 		s.index.insert(h, int32(i))
@@ -510,33 +510,28 @@ func (f *FrozenSet) elems() []any {
 }
 
 // keyIndex is an open-addressing hash index from key hash to entry
-// position, used by Dict and Set once they outgrow linear search.
-type keyIndex struct {
-	slots []indexSlot
-	used  int
-}
+// position, used by Dict and Set once they outgrow linear search. Entries
+// are only appended to it, so the number of entries tells its load.
+type keyIndex []indexSlot
 
 type indexSlot struct {
 	hash uint32
 	pos  int32 // position + 1; 0 is an empty slot
 }
 
-func (x *keyIndex) reset() { *x = keyIndex{} }
-
-func (x *keyIndex) init(n int) {
+func newKeyIndex(n int) keyIndex {
 	size := 16
 	for size < n*2 {
 		size <<= 1
 	}
-	x.slots = make([]indexSlot, size)
-	x.used = 0
+	return make(keyIndex, size)
 }
 
-func (x *keyIndex) lookup(h uint64, eq func(int32) bool) int {
-	mask := uint64(len(x.slots) - 1)
+func (x keyIndex) lookup(h uint64, eq func(int32) bool) int {
+	mask := uint64(len(x) - 1)
 	h32 := uint32(h)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := x.slots[i]
+		s := x[i]
 		if s.pos == 0 {
 			return -1
 		}
@@ -546,11 +541,11 @@ func (x *keyIndex) lookup(h uint64, eq func(int32) bool) int {
 	}
 }
 
+// insert records entry pos (the entries before it are all recorded).
 func (x *keyIndex) insert(h uint64, pos int32) {
-	if (x.used+1)*2 > len(x.slots) {
-		old := x.slots
-		x.slots = make([]indexSlot, len(old)*2)
-		x.used = 0
+	if int(pos+1)*2 > len(*x) {
+		old := *x
+		*x = make(keyIndex, len(old)*2)
 		for _, s := range old {
 			if s.pos != 0 {
 				x.place(s)
@@ -562,12 +557,11 @@ func (x *keyIndex) insert(h uint64, pos int32) {
 
 // place stores s; the hash kept in the slot is the low 32 bits, which is
 // also enough to find its home bucket (tables stay below 2^31 slots).
-func (x *keyIndex) place(s indexSlot) {
-	mask := uint32(len(x.slots) - 1)
+func (x keyIndex) place(s indexSlot) {
+	mask := uint32(len(x) - 1)
 	for i := s.hash & mask; ; i = (i + 1) & mask {
-		if x.slots[i].pos == 0 {
-			x.slots[i] = s
-			x.used++
+		if x[i].pos == 0 {
+			x[i] = s
 			return
 		}
 	}

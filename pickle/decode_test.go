@@ -1,0 +1,526 @@
+package pickle
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"math/big"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func decode(t *testing.T, data string) any {
+	t.Helper()
+	var v any
+	require.NoError(t, Unmarshal([]byte(data), &v), "%q", data)
+	return v
+}
+
+func decodeErr(t *testing.T, opts DecodeOptions, data []byte) *DecodeError {
+	t.Helper()
+	var v any
+	err := opts.Unmarshal(data, &v)
+	require.Error(t, err)
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.True(t, strings.HasPrefix(err.Error(), "pickle: "), err.Error())
+	return de
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func TestDecodeText(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want any
+	}{
+		{"INT true", "I01\n.", true},
+		{"INT false", "I00\n.", false},
+		{"INT", "I-42\n.", int64(-42)},
+		{"INT hex", "I0x1f\n.", int64(31)},
+		{"INT underscores", "I1_000\n.", int64(1000)},
+		{"INT big", "I123456789012345678901234567890\n.", mustBig("123456789012345678901234567890")},
+		{"LONG", "L123L\n.", int64(123)},
+		{"LONG no L", "L-5\n.", int64(-5)},
+		{"LONG big", "L-99999999999999999999L\n.", mustBig("-99999999999999999999")},
+		{"FLOAT", "F1.5\n.", 1.5},
+		{"FLOAT exp", "F1e+16\n.", 1e16},
+		{"FLOAT inf", "Finf\n.", math.Inf(1)},
+		{"FLOAT -inf", "F-Infinity\n.", math.Inf(-1)},
+		{"FLOAT nan", "Fnan\n.", math.NaN()},
+		{"UNICODE escapes", "Va\\u005cb\\u000a\\u20ac\\U0001f600\\udc80\n.", "a\\b\n€😀\xed\xb2\x80"},
+		{"UNICODE latin1", "V\xe9\n.", "é"},
+		{"UNICODE even backslashes", "V\\\\u0041\n.", "\\\\u0041"},
+		{"STRING", "S'abc'\n.", "abc"},
+		{"STRING escapes", "S'a\\'b\\n\\x41\\101\\\\'\n.", "a'b\nAA\\"},
+		{"STRING double quotes", "S\"it's\"\n.", "it's"},
+		{"PUT GET", "(lp0\nI1\nag0\na.", nil},
+		{"GLOBAL py2 name", "c__builtin__\nset\n.", Global{"builtins", "set"}},
+		{"GLOBAL renamed", "cexceptions\nStandardError\n.", Global{"builtins", "Exception"}},
+		{"GLOBAL py3 at protocol 3", "\x80\x03c__builtin__\nset\n.", Global{"__builtin__", "set"}},
+		{"DICT", "(S'a'\nI1\nd.", mustDict("a", 1)},
+		{"TUPLE", "(I1\nI2\nt.", Tuple{1, 2}},
+		{"LIST", "(I1\nl.", []any{1}},
+		{"INST", "(I1\nimod\nCls\n.", &Object{Callable: Global{"mod", "Cls"}, Args: Tuple{1}, Inst: true}},
+		{"OBJ", "(cmod\nCls\nI2\no.", &Object{Callable: Global{"mod", "Cls"}, Args: Tuple{2}, Inst: true}},
+		{"POP_MARK", "I1\n(I2\nI3\n1.", int64(1)},
+		{"POP pops a mark", "I1\n(0.", int64(1)},
+		{"DUP", "((l2t.", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decode(t, tt.data)
+			switch tt.name {
+			case "PUT GET":
+				l := got.([]any)
+				require.Len(t, l, 2)
+				assert.Equal(t, int64(1), l[0])
+				assert.Equal(t, l, l[1], "GET of the list itself")
+			case "DUP":
+				tup := got.(Tuple)
+				require.Len(t, tup, 2)
+				assert.Same(t, &tup[0].([]any)[:1][0], &tup[1].([]any)[:1][0], "DUP shares the list")
+			default:
+				assert.True(t, Equal(tt.want, got), "got %s, want %s", describe(got), describe(tt.want))
+			}
+		})
+	}
+}
+
+func mustBig(s string) *big.Int {
+	b, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		panic(s)
+	}
+	return b
+}
+
+func TestDecodeMalformed(t *testing.T) {
+	tests := []struct {
+		name   string
+		data   string
+		cause  error
+		opcode byte
+		offset int64
+	}{
+		{"empty", "", ErrTruncated, 0, 0},
+		{"no STOP", "N", ErrTruncated, 0, 1},
+		{"unknown opcode", "N\xff.", ErrUnknownOpcode, 0xff, 1},
+		{"underflow", "a", ErrStackUnderflow, 'a', 0},
+		{"STOP on mark", "N(.", ErrMark, '.', 2},
+		{"APPEND below mark", "]N(a", ErrMark, 'a', 3},
+		{"memo miss", "h\x05.", ErrMemo, 'h', 0},
+		{"bad protocol", "\x80\x09N.", ErrProtocol, 0x80, 0},
+		{"unquoted STRING", "Sabc\n.", ErrSyntax, 'S', 0},
+		{"bad escape", "S'\\'\n.", ErrSyntax, 'S', 0},
+		{"bad INT", "I12x\n.", ErrSyntax, 'I', 0},
+		{"leading zero INT", "I012\n.", ErrSyntax, 'I', 0},
+		{"negative PUT", "Va\np-1\n.", ErrSyntax, 'p', 3},
+		{"invalid UTF-8", "X\x01\x00\x00\x00\xff.", ErrSyntax, 'X', 0},
+		{"list as key", "}]Ns.", ErrUnhashable, 's', 3},
+		{"REDUCE on None", "N)R.", ErrType, 'R', 2},
+		{"REDUCE args not tuple", "cbuiltins\nint\nNR.", ErrType, 'R', 15},
+		{"NEWOBJ args", "cbuiltins\nint\nN\x81.", ErrType, 0x81, 15},
+		{"BUILD on list", "]}b.", ErrType, 'b', 2},
+		{"ADDITEMS on list", "](N\x90.", ErrType, 0x90, 3},
+		{"odd DICT", "(Nd.", ErrStackUnderflow, 'd', 2},
+		{"EXT unregistered", "\x82\x01.", ErrExtension, 0x82, 0},
+		{"EXT zero", "\x82\x00.", ErrSyntax, 0x82, 0},
+		{"NEXT_BUFFER without buffers", "\x97.", ErrBuffer, 0x97, 0},
+		{"negative BINSTRING", "T\xff\xff\xff\xff.", ErrSyntax, 'T', 0},
+		{"negative LONG4", "\x8b\xff\xff\xff\xff.", ErrSyntax, 0x8b, 0},
+		{"frame too long", "\x95\x10\x00\x00\x00\x00\x00\x00\x00N.", ErrTruncated, 0x95, 0},
+		{"STACK_GLOBAL non-str", "NN\x93.", ErrType, 0x93, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			de := decodeErr(t, DecodeOptions{}, []byte(tt.data))
+			assert.ErrorIs(t, de, tt.cause)
+			assert.Equal(t, tt.opcode, de.Opcode, "opcode")
+			assert.Equal(t, tt.offset, de.Offset, "offset")
+		})
+	}
+}
+
+func TestDecodeLyingLength(t *testing.T) {
+	for _, op := range []byte{opBinbytes8, opBinunicode8, opBytearray8} {
+		data := append([]byte{0x80, 4, op}, binary.LittleEndian.AppendUint64(nil, 1<<60)...)
+		data = append(data, bytes.Repeat([]byte{'x'}, 100)...)
+		var de *DecodeError
+		n := allocated(func() { de = decodeErr(t, DecodeOptions{}, data) })
+		assert.Less(t, n, uint64(1<<20), "allocated before failing")
+		var le *LimitError
+		require.ErrorAs(t, de, &le)
+		assert.Equal(t, "MaxStringLen", le.Limit)
+		assert.ErrorIs(t, de, ErrLimit)
+
+		// Without the limit, the length is still checked against the input.
+		n = allocated(func() { de = decodeErr(t, DecodeOptions{MaxStringLen: -1}, data) })
+		assert.Less(t, n, uint64(1<<20))
+		assert.ErrorIs(t, de, ErrTruncated)
+		assert.ErrorIs(t, de, io.ErrUnexpectedEOF)
+	}
+}
+
+func nestedLists(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x80\x02")
+	for i := 0; i < n; i++ {
+		b.WriteString("]")
+	}
+	for i := 0; i < n-1; i++ {
+		b.WriteString("a")
+	}
+	b.WriteString(".")
+	return b.Bytes()
+}
+
+func TestDecodeDeepNesting(t *testing.T) {
+	cases := map[string][]byte{
+		"lists":  nestedLists(1_000_000),
+		"tuples": append(append([]byte("\x80\x02)"), bytes.Repeat([]byte{opTuple1}, 1_000_000)...), '.'),
+		"dicts": func() []byte {
+			var b bytes.Buffer
+			b.WriteString("\x80\x02}")
+			for i := 0; i < 1_000_000; i++ {
+				b.WriteString("K\x01}")
+			}
+			b.Write(bytes.Repeat([]byte("s"), 1_000_000))
+			b.WriteString(".")
+			return b.Bytes()
+		}(),
+		"objects": append(append(append([]byte("\x80\x02"), bytes.Repeat([]byte("cm\nC\n)\x81"), 1_000_000)...), bytes.Repeat([]byte("b"), 999_999)...), '.'),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			var de *DecodeError
+			n := allocated(func() { de = decodeErr(t, DecodeOptions{}, data) })
+			var le *LimitError
+			require.ErrorAs(t, de, &le)
+			assert.Equal(t, "MaxDepth", le.Limit)
+			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Less(t, n, uint64(48*len(data)), "bytes allocated for %d bytes of input", len(data))
+
+			// Negative means no limit, up to the hard bound.
+			de = decodeErr(t, DecodeOptions{MaxDepth: -1}, data)
+			require.ErrorAs(t, de, &le)
+			assert.Equal(t, int64(hardMaxDepth), le.Max)
+		})
+	}
+	// Within the limit, deep values decode and re-encode.
+	var v any
+	require.NoError(t, Unmarshal(nestedLists(5000), &v))
+	_, err := Marshal(v)
+	require.NoError(t, err)
+	_, err = EncodeOptions{MaxDepth: 100}.Marshal(v)
+	assert.ErrorIs(t, err, ErrEncodeDepth)
+}
+
+func TestDecodeLimits(t *testing.T) {
+	many := func(op string, n int) []byte {
+		return []byte("\x80\x04(" + strings.Repeat(op, n) + "t.")
+	}
+	t.Run("MaxContainerLen", func(t *testing.T) {
+		de := decodeErr(t, DecodeOptions{MaxContainerLen: 10}, many("N", 11))
+		var le *LimitError
+		require.ErrorAs(t, de, &le)
+		assert.Equal(t, "MaxContainerLen", le.Limit)
+		var v any
+		assert.NoError(t, DecodeOptions{MaxContainerLen: 10}.Unmarshal(many("N", 10), &v))
+	})
+	t.Run("MaxMemo", func(t *testing.T) {
+		de := decodeErr(t, DecodeOptions{MaxMemo: 5}, many("N\x94", 6))
+		var le *LimitError
+		require.ErrorAs(t, de, &le)
+		assert.Equal(t, "MaxMemo", le.Limit)
+	})
+	t.Run("sparse memo", func(t *testing.T) {
+		v := decode(t, "\x80\x02Nr\xff\xff\xff\xff0j\xff\xff\xff\xff.")
+		assert.Nil(t, v)
+	})
+	t.Run("MaxAllocFactor", func(t *testing.T) {
+		data := []byte("\x80\x04(" + strings.Repeat("}", 200000) + "t.")
+		de := decodeErr(t, DecodeOptions{MaxAllocFactor: 2}, data)
+		var le *LimitError
+		require.ErrorAs(t, de, &le)
+		assert.Equal(t, "MaxAllocFactor", le.Limit)
+		var v any
+		assert.NoError(t, Unmarshal(data, &v))
+	})
+	t.Run("key DAG", func(t *testing.T) {
+		// t0 = (), t(n+1) = (tn, tn): hashing it naively takes 2^60 steps.
+		var b bytes.Buffer
+		b.WriteString("\x80\x04}))\x86\x94")
+		for i := 0; i < 60; i++ {
+			b.WriteString("\x94h\x00\x86") // not a real memo chain; see below
+		}
+		// Build it properly with MEMOIZE/BINGET pairs.
+		b.Reset()
+		b.WriteString("\x80\x04})")
+		for i := 0; i < 60; i++ {
+			b.WriteString("\x94")                         // memo[i] = t_i
+			b.WriteString("h" + string(rune(i)) + "\x86") // (t_i, t_i)
+		}
+		b.WriteString("Ns.")
+		start := time.Now()
+		de := decodeErr(t, DecodeOptions{}, b.Bytes())
+		assert.ErrorIs(t, de, ErrUnhashable)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}
+
+func TestDecodeIdentity(t *testing.T) {
+	t.Run("shared list", func(t *testing.T) {
+		v := decode(t, "\x80\x02]q\x00(]q\x01K\x01ah\x01e.").([]any)
+		require.Len(t, v, 2)
+		a, b := v[0].([]any), v[1].([]any)
+		assert.Equal(t, []any{int64(1)}, a)
+		assert.Same(t, &a[0], &b[0])
+	})
+	t.Run("shared empty lists stay distinct", func(t *testing.T) {
+		v := decode(t, "\x80\x02](]]e.").([]any)
+		a, b := v[0].([]any), v[1].([]any)
+		assert.NotSame(t, unsafeData(a), unsafeData(b))
+		v = decode(t, "\x80\x02](]q\x01h\x01e.").([]any)
+		a, b = v[0].([]any), v[1].([]any)
+		assert.Same(t, unsafeData(a), unsafeData(b))
+	})
+	t.Run("list containing itself", func(t *testing.T) {
+		v := decode(t, "\x80\x02]q\x00h\x00a.").([]any)
+		require.Len(t, v, 1)
+		inner := v[0].([]any)
+		require.Len(t, inner, 1)
+		assert.Same(t, &v[0], &inner[0])
+	})
+	t.Run("list appended after it was stored", func(t *testing.T) {
+		// l = []; t = (l,); l.append(1); l.append(2) -- written by hand,
+		// CPython never writes this.
+		v := decode(t, "\x80\x02]q\x00\x85q\x01h\x00K\x01ah\x00K\x02a0h\x01.").(Tuple)
+		require.Len(t, v, 1)
+		assert.Equal(t, []any{int64(1), int64(2)}, v[0])
+	})
+	t.Run("list grown after it was stored, through a dict and an object", func(t *testing.T) {
+		v := decode(t, "\x80\x02]q\x00}q\x01X\x01\x00\x00\x00kh\x00scm\nC\n)\x81q\x02h\x00b(h\x01h\x02l(K\x01K\x02K\x03eh\x00K\x04a0.").([]any)
+		// v = [d, obj, [1,2,3,4]]... the stack top after POP is the LIST.
+		require.NotEmpty(t, v)
+	})
+	t.Run("tuple cycle", func(t *testing.T) {
+		tup := decode(t, "\x80\x02]q\x00h\x00\x85q\x01a0h\x01.").(Tuple)
+		l := tup[0].([]any)
+		require.Len(t, l, 1)
+		assert.Same(t, &tup[0], &l[0].(Tuple)[0])
+	})
+}
+
+func unsafeData(s []any) *any {
+	if cap(s) == 0 {
+		return nil
+	}
+	return &s[:1][0]
+}
+
+func TestDecodePy2Str(t *testing.T) {
+	data := []byte("\x80\x02(U\x03abcT\x02\x00\x00\x00\xc3\xa9S'\\xff'\ntq\x00.")
+	tests := []struct {
+		mode Py2Str
+		want Tuple
+	}{
+		{Py2StrLatin1, Tuple{"abc", "Ã©", "ÿ"}},
+		{Py2StrByteString, Tuple{ByteString("abc"), ByteString("é"), ByteString("\xff")}},
+		{Py2StrBytes, Tuple{[]byte("abc"), []byte("é"), []byte{0xff}}},
+	}
+	for _, tt := range tests {
+		var v any
+		require.NoError(t, DecodeOptions{Py2Str: tt.mode}.Unmarshal(data, &v))
+		assert.Equal(t, tt.want, v, "mode %d", tt.mode)
+	}
+	// The default accepts UTF-8 and refuses other bytes.
+	de := decodeErr(t, DecodeOptions{}, data)
+	assert.ErrorIs(t, de, ErrSyntax)
+	v := decode(t, "\x80\x02(U\x03abcT\x02\x00\x00\x00\xc3\xa9t.")
+	assert.Equal(t, Tuple{"abc", "é"}, v)
+	// ByteString re-encodes as a Python 2 str.
+	for p := -1; p <= 5; p++ {
+		b, err := EncodeOptions{Protocol: p}.Marshal(ByteString("x\xff'"))
+		require.NoError(t, err)
+		var back any
+		require.NoError(t, DecodeOptions{Py2Str: Py2StrByteString}.Unmarshal(b, &back))
+		assert.Equal(t, ByteString("x\xff'"), back)
+	}
+}
+
+func TestPersistentIDs(t *testing.T) {
+	v := decode(t, "Pkey1\n.")
+	assert.Equal(t, PersistentRef{ID: "key1"}, v)
+	v = decode(t, "\x80\x02K\x05Q.")
+	assert.Equal(t, PersistentRef{ID: int64(5)}, v)
+
+	load := func(id any) (any, error) {
+		if id == "bad" {
+			return nil, errors.New("no such object")
+		}
+		return "loaded:" + id.(string), nil
+	}
+	var got any
+	require.NoError(t, DecodeOptions{PersistentLoad: load}.Unmarshal([]byte("(Pa\nPb\nt."), &got))
+	assert.Equal(t, Tuple{"loaded:a", "loaded:b"}, got)
+	err := DecodeOptions{PersistentLoad: load}.Unmarshal([]byte("Pbad\n."), &got)
+	assert.ErrorContains(t, err, "no such object")
+
+	for p := -1; p <= 5; p++ {
+		b, err := EncodeOptions{Protocol: p}.Marshal([]any{PersistentRef{ID: "x"}, 1})
+		require.NoError(t, err)
+		var back any
+		require.NoError(t, Unmarshal(b, &back))
+		assert.Equal(t, []any{PersistentRef{ID: "x"}, int64(1)}, back)
+	}
+	// PersistentID turns chosen values into ids.
+	pid := func(v any) (any, error) {
+		if s, ok := v.(string); ok && strings.HasPrefix(s, "db:") {
+			return s[3:], nil
+		}
+		return nil, nil
+	}
+	b, err := EncodeOptions{PersistentID: pid}.Marshal([]any{"db:42", "plain"})
+	require.NoError(t, err)
+	var back any
+	require.NoError(t, Unmarshal(b, &back))
+	assert.Equal(t, []any{PersistentRef{ID: "42"}, "plain"}, back)
+	_, err = EncodeOptions{Protocol: Protocol0}.Marshal(PersistentRef{ID: 5})
+	assert.Error(t, err, "protocol 0 persistent ids are strings")
+}
+
+func TestExtensions(t *testing.T) {
+	g := Global{"collections", "OrderedDict"}
+	for _, code := range []int{1, 300, 70000} {
+		b, err := EncodeOptions{Protocol: 2, Extensions: map[Global]int{g: code}}.Marshal(g)
+		require.NoError(t, err)
+		assert.Contains(t, []byte{opExt1, opExt2, opExt4}, b[2])
+		var v any
+		require.NoError(t, DecodeOptions{Extensions: map[int]Global{code: g}}.Unmarshal(b, &v))
+		assert.Equal(t, g, v)
+		assert.ErrorIs(t, Unmarshal(b, &v), ErrExtension)
+	}
+	// Below protocol 2 there are no EXT opcodes.
+	b, err := EncodeOptions{Protocol: 1, Extensions: map[Global]int{g: 1}}.Marshal(g)
+	require.NoError(t, err)
+	assert.Equal(t, "ccollections\nOrderedDict\nq\x00.", string(b))
+}
+
+func TestBuffers(t *testing.T) {
+	data := []any{PickleBuffer{Data: []byte("big data"), ReadOnly: true}, PickleBuffer{Data: []byte("rw")}}
+	var oob [][]byte
+	b, err := EncodeOptions{Protocol: 5, BufferCallback: func(pb PickleBuffer) bool {
+		oob = append(oob, pb.Data)
+		return false
+	}}.Marshal(data)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "big data")
+	require.Len(t, oob, 2)
+	var v any
+	require.NoError(t, DecodeOptions{Buffers: oob}.Unmarshal(b, &v))
+	assert.Equal(t, data, v)
+	assert.ErrorIs(t, DecodeOptions{Buffers: oob[:1]}.Unmarshal(b, &v), ErrBuffer)
+
+	// In band: bytes and bytearray.
+	for _, p := range []int{4, 5} {
+		b, err = EncodeOptions{Protocol: p}.Marshal(data)
+		require.NoError(t, err)
+		require.NoError(t, Unmarshal(b, &v))
+		assert.Equal(t, []any{[]byte("big data"), ByteArray("rw")}, v)
+	}
+	// READONLY_BUFFER on a bytearray.
+	v = decode(t, "\x80\x05\x96\x02\x00\x00\x00\x00\x00\x00\x00ab\x98.")
+	assert.Equal(t, PickleBuffer{Data: []byte("ab"), ReadOnly: true}, v)
+}
+
+func TestDecoderStream(t *testing.T) {
+	var stream bytes.Buffer
+	enc := NewEncoder(&stream)
+	values := []any{int64(1), "two", []any{3.0}, mustDict("four", nil)}
+	for i, v := range values {
+		require.NoError(t, EncodeOptions{Protocol: i%6 - 1}.NewEncoder(&stream).Encode(v))
+		_ = enc
+	}
+	for _, r := range []io.Reader{bytes.NewReader(stream.Bytes()), iotest.OneByteReader(bytes.NewReader(stream.Bytes())), iotest.HalfReader(bytes.NewReader(stream.Bytes()))} {
+		dec := NewDecoder(r)
+		for _, want := range values {
+			var v any
+			require.NoError(t, dec.Decode(&v))
+			assert.True(t, Equal(want, v), "got %s", describe(v))
+		}
+		var v any
+		assert.Equal(t, io.EOF, dec.Decode(&v))
+	}
+	// A pickle cut short is an unexpected EOF.
+	dec := NewDecoder(bytes.NewReader(stream.Bytes()[:stream.Len()-1]))
+	var v any
+	for i := 0; i < len(values)-1; i++ {
+		require.NoError(t, dec.Decode(&v))
+	}
+	assert.ErrorIs(t, dec.Decode(&v), io.ErrUnexpectedEOF)
+
+	// Errors from the reader come through.
+	werr := errors.New("broken pipe")
+	dec = NewDecoder(io.MultiReader(bytes.NewReader([]byte("\x80\x04")), iotest.ErrReader(werr)))
+	assert.ErrorIs(t, dec.Decode(&v), werr)
+
+	// Buffered holds what follows the pickle.
+	dec = NewDecoder(bytes.NewReader([]byte("N.rest")))
+	require.NoError(t, dec.Decode(&v))
+	rest, _ := io.ReadAll(dec.Buffered())
+	assert.Equal(t, "rest", string(rest))
+
+	// A declared length is not trusted by the stream reader either.
+	dec = DecodeOptions{MaxStringLen: -1}.NewDecoder(bytes.NewReader(append([]byte{0x8e}, binary.LittleEndian.AppendUint64(nil, 1<<50)...)))
+	n := allocated(func() { assert.ErrorIs(t, dec.Decode(&v), io.ErrUnexpectedEOF) })
+	assert.Less(t, n, uint64(1<<20))
+}
+
+func TestProtocol(t *testing.T) {
+	for p := 0; p <= 5; p++ {
+		b, err := EncodeOptions{Protocol: protoOption(p)}.Marshal([]any{1, "a", mustDict("k", 1.5)})
+		require.NoError(t, err)
+		got, err := Protocol(b)
+		require.NoError(t, err)
+		assert.Equal(t, p, got)
+	}
+	got, err := Protocol([]byte("(lp0\n."))
+	require.NoError(t, err)
+	assert.Equal(t, 0, got)
+	_, err = Protocol([]byte("(lp0\n"))
+	assert.ErrorIs(t, err, ErrTruncated)
+	_, err = Protocol([]byte("\xff."))
+	assert.ErrorIs(t, err, ErrUnknownOpcode)
+}
+
+func TestUnmarshalTarget(t *testing.T) {
+	var s string
+	assert.ErrorIs(t, Unmarshal([]byte("N."), &s), ErrUnsupportedTarget)
+	assert.ErrorIs(t, Unmarshal([]byte("N."), nil), ErrUnsupportedTarget)
+	var p *any
+	assert.ErrorIs(t, Unmarshal([]byte("N."), p), ErrUnsupportedTarget)
+}
+
+func TestTrailingData(t *testing.T) {
+	// As pickle.loads, bytes after STOP are ignored.
+	assert.Equal(t, int64(1), decode(t, "K\x01.garbage"))
+}
