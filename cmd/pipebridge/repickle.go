@@ -1,28 +1,23 @@
 package main
 
 import (
-	"bytes"
-
-	ogórek "github.com/kisielk/og-rek"
+	"github.com/pipebridge/pipebridge/pickle"
 )
 
-// repickle decodes one pickle and encodes it again at proto, or at the
-// protocol it was written in when proto is -1.
+// repickle decodes one pickle and encodes it again with our codec, at
+// proto, or at the protocol it was written in when proto is -1. Python 2
+// strs stay Python 2 strs, so a value comes back as it went out.
 func repickle(body []byte, proto int) ([]byte, error) {
+	var v any
+	if err := decodeOptions.Unmarshal(body, &v); err != nil {
+		return nil, err
+	}
 	if proto < 0 {
-		proto = 0
-		if len(body) >= 2 && body[0] == 0x80 {
-			proto = int(body[1])
+		p, err := pickle.Protocol(body)
+		if err != nil {
+			return nil, err
 		}
+		proto = p
 	}
-	dec := ogórek.NewDecoderWithConfig(bytes.NewReader(body), &ogórek.DecoderConfig{StrictUnicode: true, PyDict: true})
-	v, err := dec.Decode()
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := ogórek.NewEncoderWithConfig(&out, &ogórek.EncoderConfig{Protocol: proto}).Encode(v); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return encodeOptions(proto).Marshal(v)
 }
