@@ -217,7 +217,7 @@ func Find(t testing.TB) []Interpreter {
 }
 
 // Run runs body once per interpreter as a subtest named "py" + p.Short().
-// Subtests run in parallel with each other when parallel is true.
+// The body may call t.Parallel to run interpreters side by side.
 func Run(t *testing.T, body func(t *testing.T, p Interpreter)) {
 	t.Helper()
 	for _, p := range Find(t) {
