@@ -140,6 +140,18 @@ func (c *ogConverter) conv(v any, depth int) (any, error) {
 		}
 		return ogórek.Call{Callable: ogórek.Class{Module: g.Module, Name: g.Name}, Args: args.(ogórek.Tuple)}, nil
 	}
+	if n, ok := toNumber(v); ok {
+		switch n.kind {
+		case numInt:
+			return n.i, nil
+		case numBig:
+			return n.b, nil
+		case numFloat:
+			return n.f, nil
+		default:
+			return c.conv(n.c, depth)
+		}
+	}
 	return nil, fmt.Errorf("%w %T", errOgrekUnsupported, v)
 }
 
