@@ -128,38 +128,45 @@ func (f *frameReader) next(limit uint64, dst []byte) ([]byte, error) {
 		m, err := f.r.Read(f.body[f.got:])
 		f.got += m
 		if err != nil && uint64(f.got) < f.n {
+			f.release()
 			return nil, noEOF(err)
 		}
 	}
 	body := f.body[:f.n]
+	if !f.borrowed && dst != nil && f.n <= uint64(len(dst)) {
+		// Resumed after a timeout: the body is in our own buffer.
+		body = dst[:copy(dst, body)]
+	}
 	*f = frameReader{r: f.r, hdrLen: shortHeaderLen}
 	return body, nil
 }
 
-// placeBody chooses where the body goes: the caller's dst when it fits,
-// else a buffer of our own, carrying over what an earlier, interrupted call
-// already read.
+// placeBody chooses where the body goes: the caller's dst when it fits and
+// nothing of the body has been read yet, else a buffer of our own, which
+// after an interrupted call already holds what was read.
 func (f *frameReader) placeBody(dst []byte) {
 	switch {
-	case dst != nil && f.n <= uint64(len(dst)):
-		if f.got > 0 && (len(f.body) == 0 || &f.body[0] != &dst[0]) {
-			copy(dst, f.body[:f.got])
-		}
+	case f.got == 0 && dst != nil && f.n <= uint64(len(dst)):
 		f.body, f.borrowed = dst[:f.n], true
-	case f.body == nil || f.borrowed:
-		size := f.n
-		if size > initialBodyAlloc {
-			size = initialBodyAlloc
-		}
-		own := make([]byte, size, size)
-		if f.got > 0 {
-			if uint64(f.got) > size {
-				own = make([]byte, f.got)
-			}
-			copy(own, f.body[:f.got])
-		}
-		f.body, f.borrowed = own, false
+	case f.body == nil:
+		f.body = make([]byte, min(f.n, initialBodyAlloc))
 	}
+}
+
+// release stops using the caller's buffer when a call returns before the
+// body is complete: the caller may reuse that memory at once. What was read
+// moves into a buffer of our own, sized by what arrived, which the next call
+// reads on into (and copies into its dst at the end).
+func (f *frameReader) release() {
+	if !f.borrowed {
+		return
+	}
+	var own []byte
+	if f.got > 0 {
+		own = make([]byte, f.got)
+		copy(own, f.body[:f.got])
+	}
+	f.body, f.borrowed = own, false
 }
 
 func (f *frameReader) growBody() {

@@ -634,3 +634,37 @@ func fuzzHandshake(t *testing.T, role byte, script []byte) {
 		t.Fatalf("%v: error %q lacks the package prefix", r, err)
 	}
 }
+
+// A receive into the caller's buffer that times out part-way through a body
+// must not keep using that buffer: the caller may hand it to someone else
+// at once. Found by FuzzFrameReader (testdata/fuzz/FuzzFrameReader/
+// borrowed-buffer-after-timeout).
+func TestTimedOutReceiveReleasesCallerBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		recv func(c *Conn, buf []byte) error
+	}{
+		{"RecvBytesInto", func(c *Conn, buf []byte) error { _, err := c.RecvBytesInto(buf); return err }},
+		{"RecvBytesAppend", func(c *Conn, buf []byte) error { _, err := c.RecvBytesAppend(buf[:0]); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			c := New(a, nil)
+			defer c.Close()
+			defer b.Close()
+			go b.Write([]byte{0, 0, 0, 6, 'a', 'b', 'c'})
+			buf := make([]byte, 8)
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+			err := tc.recv(c, buf)
+			require.True(t, isTimeout(err), "got %v", err)
+			for i := range buf {
+				buf[i] = 'X' // the caller's memory, used for something else
+			}
+			require.NoError(t, c.SetReadDeadline(time.Time{}))
+			go b.Write([]byte("def"))
+			got, err := c.RecvBytes()
+			require.NoError(t, err)
+			assert.Equal(t, "abcdef", string(got))
+		})
+	}
+}
