@@ -1190,9 +1190,6 @@ func (e *encoder) saveGlobal(g Global) error {
 			return nil
 		}
 	}
-	if g.Module == "" || g.Name == "" {
-		return fmt.Errorf("global %q has an empty module or name", g.String())
-	}
 	if e.proto >= 4 {
 		if err := e.save(g.Module); err != nil {
 			return err
@@ -1201,7 +1198,7 @@ func (e *encoder) saveGlobal(g Global) error {
 			return err
 		}
 		e.buf = append(e.buf, opStackGlobal)
-	} else if dot := strings.IndexByte(g.Name, '.'); dot >= 0 {
+	} else if dot := strings.IndexByte(g.Name, '.'); dot > 0 && dot < len(g.Name)-1 && !strings.Contains(g.Name, "..") {
 		// Nested names below protocol 4: getattr(getattr(Outer, 'Mid'),
 		// 'Inner'), as CPython 3.13 writes them.
 		path := strings.Split(g.Name, ".")

@@ -13,8 +13,9 @@ import (
 //
 //   - numbers compare by value across types: int64(1), 1.0, true,
 //     big.NewInt(1) and complex(1, 0) are all equal;
-//   - str equals str, bytes equals bytes or bytearray, but str never equals
-//     bytes (a ByteString equals a string with the same ASCII content, as in
+//   - str equals str; bytes, bytearray and PickleBuffer compare by content
+//     (as bytes, bytearray and memoryview do), but str never equals bytes
+//     (a ByteString equals a string with the same ASCII content, as in
 //     Python 2);
 //   - lists, tuples, dicts (in any order), sets and frozensets compare by
 //     content, and a list never equals a tuple;
@@ -88,8 +89,7 @@ func (e *equalizer) step(a, b any) bool {
 	case ByteArray:
 		return bytesEqual(x, b)
 	case PickleBuffer:
-		y, ok := b.(PickleBuffer)
-		return ok && string(x.Data) == string(y.Data) && x.ReadOnly == y.ReadOnly
+		return bytesEqual(x.Data, b)
 	case []any:
 		y, ok := b.([]any)
 		if !ok || len(x) != len(y) {
@@ -185,12 +185,16 @@ func dictOrEmpty(d *Dict) *Dict {
 	return d
 }
 
+// bytesEqual compares bytes-like values (bytes, bytearray, buffers) by
+// content, as Python compares bytes, bytearray and memoryview.
 func bytesEqual(x []byte, b any) bool {
 	switch y := b.(type) {
 	case []byte:
 		return string(x) == string(y)
 	case ByteArray:
 		return string(x) == string(y)
+	case PickleBuffer:
+		return string(x) == string(y.Data)
 	}
 	return false
 }
