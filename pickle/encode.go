@@ -1198,7 +1198,7 @@ func (e *encoder) saveGlobal(g Global) error {
 			return err
 		}
 		e.buf = append(e.buf, opStackGlobal)
-	} else if dot := strings.IndexByte(g.Name, '.'); dot > 0 && dot < len(g.Name)-1 && !strings.Contains(g.Name, "..") {
+	} else if dottedName(g.Name) {
 		// Nested names below protocol 4: getattr(getattr(Outer, 'Mid'),
 		// 'Inner'), as CPython 3.13 writes them.
 		path := strings.Split(g.Name, ".")
@@ -1436,4 +1436,10 @@ func (e *encoder) saveMarshaler(m Marshaler) error {
 	}
 	defer func() { e.depth-- }()
 	return e.save(e.temp(v))
+}
+
+// dottedName reports whether name is a nested name such as "Outer.Inner",
+// every part non-empty.
+func dottedName(name string) bool {
+	return strings.IndexByte(name, '.') > 0 && name[len(name)-1] != '.' && !strings.Contains(name, "..")
 }

@@ -107,7 +107,7 @@ func (d *decoder) reduce(fn any, args Tuple) (any, error) {
 		if len(args) == 2 {
 			parent, ok1 := args[0].(Global)
 			attr, ok2 := args[1].(string)
-			if ok1 && ok2 && attr != "" && !strings.Contains(attr, ".") {
+			if ok1 && ok2 && attr != "" && !strings.Contains(attr, ".") && parent.Name != "" && !strings.HasSuffix(parent.Name, ".") {
 				return Global{parent.Module, parent.Name + "." + attr}, nil
 			}
 		}

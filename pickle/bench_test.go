@@ -1,0 +1,309 @@
+package pickle
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+
+	ogórek "github.com/kisielk/og-rek"
+	"github.com/pipebridge/pipebridge/internal/pymatrix"
+	"github.com/stretchr/testify/require"
+)
+
+// The benchmark payloads, built in Go exactly as testdata/bench.py builds
+// them in Python (TestBenchPayloadsMatchPython checks the pickles agree).
+
+type benchPayload struct {
+	name    string
+	records int // items, for per-item figures
+	build   func() any
+}
+
+var benchPayloads = []benchPayload{
+	{"records", 200000, buildRecords},
+	{"floats", 1000000, func() any {
+		l := make([]any, 1000000)
+		for i := range l {
+			l[i] = float64(i) * 1.1
+		}
+		return l
+	}},
+	{"ints", 1000000, func() any {
+		l := make([]any, 1000000)
+		for i := range l {
+			l[i] = int64(i)
+		}
+		return l
+	}},
+	{"bytes", 1, func() any {
+		b := make([]byte, 0, 10<<20)
+		for len(b) < 10<<20 {
+			b = append(b, byte(len(b)))
+		}
+		return b
+	}},
+	{"strdict", 100000, func() any {
+		d := NewDictSize(100000)
+		for i := 0; i < 100000; i++ {
+			_ = d.Set(fmt.Sprintf("key%d", i), fmt.Sprintf("value%d", i))
+		}
+		return d
+	}},
+}
+
+func buildRecords() any {
+	tags := [4]string{"alpha", "beta", "gamma", "delta"}
+	l := make([]any, 200000)
+	for i := range l {
+		t := make([]any, i%4+1)
+		for j := range t {
+			t[j] = tags[j]
+		}
+		f := float64(i)
+		l[i] = &Dict{entries: []dictEntry{
+			{"id", int64(i)},
+			{"name", fmt.Sprintf("user_%06d", i)},
+			{"email", fmt.Sprintf("user%d@example.com", i)},
+			{"score", f*0.5 + 0.25},
+			{"active", i%3 != 0},
+			{"tags", t},
+			{"vals", []any{f * 1.5, f * 2.5, f * 3.5}},
+			{"count", int64(i*7919) % 1000003},
+		}}
+	}
+	return l
+}
+
+// benchRecord is the records payload as Go structs.
+type benchRecord struct {
+	ID     int64     `pickle:"id"`
+	Name   string    `pickle:"name"`
+	Email  string    `pickle:"email"`
+	Score  float64   `pickle:"score"`
+	Active bool      `pickle:"active"`
+	Tags   []string  `pickle:"tags"`
+	Vals   []float64 `pickle:"vals"`
+	Count  int64     `pickle:"count"`
+}
+
+func buildRecordStructs() []benchRecord {
+	tags := []string{"alpha", "beta", "gamma", "delta"}
+	out := make([]benchRecord, 200000)
+	for i := range out {
+		f := float64(i)
+		out[i] = benchRecord{int64(i), fmt.Sprintf("user_%06d", i), fmt.Sprintf("user%d@example.com", i),
+			f*0.5 + 0.25, i%3 != 0, append([]string(nil), tags[:i%4+1]...), []float64{f * 1.5, f * 2.5, f * 3.5}, int64(i*7919) % 1000003}
+	}
+	return out
+}
+
+type builtPayload struct {
+	value  any
+	pickle []byte
+}
+
+var (
+	payloadOnce sync.Once
+	payloads    map[string]builtPayload
+)
+
+func getPayloads(tb testing.TB) map[string]builtPayload {
+	payloadOnce.Do(func() {
+		payloads = map[string]builtPayload{}
+		for _, p := range benchPayloads {
+			v := p.build()
+			b, err := Marshal(v)
+			if err != nil {
+				panic(err)
+			}
+			payloads[p.name] = builtPayload{v, b}
+		}
+	})
+	return payloads
+}
+
+func BenchmarkDecode(b *testing.B) {
+	ps := getPayloads(b)
+	for _, p := range benchPayloads {
+		data := ps[p.name].pickle
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var v any
+				if err := Unmarshal(data, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerItem(b, p.records)
+		})
+	}
+}
+
+func reportPerItem(b *testing.B, items int) {
+	if items > 1 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(items), "ns/item")
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	ps := getPayloads(b)
+	for _, p := range benchPayloads {
+		v := ps[p.name].value
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(ps[p.name].pickle)))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if buf, err = (EncodeOptions{}).AppendMarshal(buf[:0], v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerItem(b, p.records)
+		})
+	}
+	b.Run("records_structs", func(b *testing.B) {
+		v := buildRecordStructs()
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			var err error
+			if buf, err = (EncodeOptions{}).AppendMarshal(buf[:0], v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportPerItem(b, len(v))
+	})
+}
+
+func BenchmarkOgrekDecode(b *testing.B) {
+	ps := getPayloads(b)
+	for _, p := range benchPayloads {
+		data := ps[p.name].pickle
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				d := ogórek.NewDecoderWithConfig(bytes.NewReader(data), &ogórek.DecoderConfig{StrictUnicode: true, PyDict: true})
+				if _, err := d.Decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkOgrekEncode(b *testing.B) {
+	ps := getPayloads(b)
+	for _, p := range benchPayloads {
+		v, err := ToOgrek(ps[p.name].value)
+		require.NoError(b, err)
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(ps[p.name].pickle)))
+			b.ReportAllocs()
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				if err := ogórek.NewEncoderWithConfig(&buf, &ogórek.EncoderConfig{Protocol: 4}).Encode(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+type cpythonFigures struct {
+	Name      string  `json:"name"`
+	Size      int     `json:"size"`
+	SHA256    string  `json:"sha256"`
+	Python    string  `json:"python"`
+	LoadsGC   float64 `json:"loads_gc_ns"`
+	LoadsNoGC float64 `json:"loads_nogc_ns"`
+	Dumps     float64 `json:"dumps_ns"`
+}
+
+func runBenchPy(t *testing.T) []cpythonFigures {
+	var py *pymatrix.Interpreter
+	all, _ := pymatrix.All()
+	for i := range all {
+		if all[i].Major == 3 && all[i].Minor == 11 {
+			py = &all[i]
+		}
+	}
+	if py == nil {
+		t.Skip("CPython 3.11 is not installed")
+	}
+	out, err := py.Command("testdata/bench.py").Output()
+	require.NoError(t, err)
+	var figs []cpythonFigures
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var f cpythonFigures
+		require.NoError(t, json.Unmarshal([]byte(line), &f))
+		figs = append(figs, f)
+	}
+	return figs
+}
+
+// TestCompareCPython prints this package's speed next to CPython 3.11's
+// C pickle and og-rek's, on the benchmark payloads. It runs only with
+// PICKLE_BENCH=1 (it takes about a minute):
+//
+//	PICKLE_BENCH=1 go test -run TestCompareCPython -v ./pickle/
+func TestCompareCPython(t *testing.T) {
+	if os.Getenv("PICKLE_BENCH") == "" {
+		t.Skip("set PICKLE_BENCH=1 to compare with CPython")
+	}
+	figs := runBenchPy(t)
+	ps := getPayloads(t)
+	bench := func(f func(b *testing.B)) float64 {
+		r := testing.Benchmark(f)
+		return float64(r.NsPerOp())
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "payload\tsize\tGo decode\tCPython loads (gc on/off)\t×gc on\t×gc off\tog-rek decode\t×og-rek\tGo encode\tCPython dumps\t×dumps\tog-rek encode\t×og-rek\t\n")
+	for _, f := range figs {
+		p := ps[f.Name]
+		sum := sha256.Sum256(p.pickle)
+		if hex.EncodeToString(sum[:]) != f.SHA256 {
+			t.Errorf("%s: Go's pickle differs from CPython's; figures are not comparable", f.Name)
+		}
+		dec := bench(func(b *testing.B) {
+			for b.Loop() {
+				var v any
+				_ = Unmarshal(p.pickle, &v)
+			}
+		})
+		enc := bench(func(b *testing.B) {
+			var buf []byte
+			for b.Loop() {
+				buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], p.value)
+			}
+		})
+		ogDec := bench(func(b *testing.B) {
+			for b.Loop() {
+				_, _ = ogórek.NewDecoderWithConfig(bytes.NewReader(p.pickle), &ogórek.DecoderConfig{StrictUnicode: true, PyDict: true}).Decode()
+			}
+		})
+		ogv, _ := ToOgrek(p.value)
+		ogEnc := bench(func(b *testing.B) {
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				_ = ogórek.NewEncoderWithConfig(&buf, &ogórek.EncoderConfig{Protocol: 4}).Encode(ogv)
+			}
+		})
+		ms := func(ns float64) string { return fmt.Sprintf("%.2fms", ns/1e6) }
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s / %s\t%.1f\t%.1f\t%s\t%.1f\t%s\t%s\t%.1f\t%s\t%.1f\t\n", f.Name, f.Size,
+			ms(dec), ms(f.LoadsGC), ms(f.LoadsNoGC), f.LoadsGC/dec, f.LoadsNoGC/dec, ms(ogDec), ogDec/dec,
+			ms(enc), ms(f.Dumps), f.Dumps/enc, ms(ogEnc), ogEnc/enc)
+	}
+	w.Flush()
+}
