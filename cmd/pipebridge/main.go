@@ -125,8 +125,7 @@ func run(args []string, e *env) (status int) {
 			case errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.As(err, &ue):
-				fmt.Fprintf(e.stderr, "pipebridge %s: %s\n", c.name, oneLine(err.Error()))
-				fmt.Fprintf(e.stderr, "Run 'pipebridge %s -h' for usage.\n", c.name)
+				fmt.Fprintf(e.stderr, "pipebridge %s: %s (see pipebridge %s -h)\n", c.name, oneLine(err.Error()), c.name)
 				return 2
 			default:
 				fmt.Fprintf(e.stderr, "pipebridge %s: %s\n", c.name, oneLine(err.Error()))
@@ -134,8 +133,11 @@ func run(args []string, e *env) (status int) {
 			}
 		}
 	}
-	fmt.Fprintf(e.stderr, "pipebridge: unknown command %q\n", args[0])
-	printUsage(e.stderr)
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	fmt.Fprintf(e.stderr, "pipebridge: unknown command %q (commands: %s; see pipebridge -h)\n", args[0], strings.Join(names, ", "))
 	return 2
 }
 
@@ -185,10 +187,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
+		// The flag package prints an error and the whole usage; an error
+		// here is one line, printed by run, and the usage is for -h.
+		out := fs.Output()
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		fs.SetOutput(out)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return nil, err
+		}
+		if err != nil {
 			return nil, usageError{err.Error()}
 		}
 		rest := fs.Args()

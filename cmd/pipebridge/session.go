@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -63,8 +64,8 @@ Floats always have a "." or an exponent, so they stay floats.
 
 End. When standard input ends, nothing more is sent; printing goes on
 until the peer closes the connection or --wait passes with nothing
-arriving (default 1s; 0 closes at once, -1 waits for the peer however long
-it takes). If the peer closes first, the command ends then, exit status 0.
+arriving (a duration such as 500ms or 2s, or seconds: default 1; 0 closes
+at once, -1 waits for the peer however long it takes). If the peer closes first, the command ends then, exit status 0.
 SIGINT or SIGTERM closes the connection and exits 0. A message that is
 not a pickle is reported on standard error and skipped (exit status 1).
 
@@ -102,16 +103,37 @@ type sessionFlags struct {
 	keyEnv *string
 	json   *bool
 	proto  *int
-	wait   *time.Duration
+	wait   *waitFlag
 }
 
 func addSessionFlags(fs *flag.FlagSet) sessionFlags {
+	wait := &waitFlag{time.Second}
+	fs.Var(wait, "wait", "after standard input ends, print what arrives until `D` passes with nothing: a duration or seconds (0: close at once; -1: until the peer closes)")
 	return sessionFlags{
 		keyEnv: authFlag(fs),
 		json:   fs.Bool("json", false, "print each object as JSON instead of Python's repr"),
 		proto:  fs.Int("protocol", pickle.DefaultProtocol, "pickle `protocol` of the objects sent (use 2 for Python 2.7)"),
-		wait:   fs.Duration("wait", time.Second, "after standard input ends, print what arrives until this long passes with nothing (0: close at once; -1: until the peer closes)"),
+		wait:   wait,
 	}
+}
+
+// waitFlag is --wait: a duration ("500ms", "2s") or a number of seconds
+// ("1.5", "0", "-1"); negative means for ever.
+type waitFlag struct{ d time.Duration }
+
+func (w *waitFlag) String() string { return w.d.String() }
+
+func (w *waitFlag) Set(s string) error {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		w.d = time.Duration(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (such as 500ms, 2s) or a number of seconds")
+	}
+	w.d = d
+	return nil
 }
 
 // parseSession parses the arguments of dial or listen: one ADDRESS and
@@ -211,7 +233,7 @@ func newSession(e *env, sf sessionFlags, name string) *session {
 		log:    &lineLogger{w: e.stderr, prefix: "pipebridge " + name + ": "},
 		format: appendRepr,
 		enc:    encodeOptions(*sf.proto),
-		wait:   *sf.wait,
+		wait:   sf.wait.d,
 	}
 	if *sf.json {
 		s.format = appendJSON
