@@ -94,7 +94,8 @@ type encoder struct {
 	buf        []byte
 	frameStart int // index of the current frame's reserved header; -1 if none
 
-	memo    map[memoKey]int32
+	memo    pageMemo
+	strs    strMemo
 	globals map[Global]int32
 	memoN   int32
 	alias   []memoKey // keys of pointers to the value being saved
@@ -246,26 +247,35 @@ func (e *encoder) put() int32 {
 // (when key.k != 0) and the pointer aliases.
 func (e *encoder) memoize(key memoKey, aliases []memoKey) {
 	idx := e.put()
-	if key.k == 0 && len(aliases) == 0 {
-		return
-	}
-	if e.memo == nil {
-		e.memo = make(map[memoKey]int32)
-	}
 	if key.k != 0 {
-		e.memo[key] = idx
+		e.memo.put(key, idx)
 	}
 	for _, a := range aliases {
-		e.memo[a] = idx
+		e.memo.put(a, idx)
+	}
+}
+
+// lookupStr is lookup for strings.
+func (e *encoder) lookupStr(key memoKey) bool {
+	if idx, ok := e.strs.get(key); ok {
+		e.memoGet(idx)
+		return true
+	}
+	return false
+}
+
+// memoizeStr is memoize for strings.
+func (e *encoder) memoizeStr(key memoKey, aliases []memoKey) {
+	idx := e.put()
+	e.strs.put(key, idx)
+	for _, a := range aliases {
+		e.memo.put(a, idx)
 	}
 }
 
 // lookup writes a GET and reports true if key is memoized.
 func (e *encoder) lookup(key memoKey) bool {
-	if e.memo == nil {
-		return false
-	}
-	if idx, ok := e.memo[key]; ok {
+	if idx, ok := e.memo.get(key); ok {
 		e.memoGet(idx)
 		return true
 	}
@@ -586,7 +596,7 @@ func (e *encoder) saveComplex(c complex128) error {
 
 func (e *encoder) saveStr(s string, aliases []memoKey) error {
 	key := strKey(s, kStr)
-	if e.lookup(key) {
+	if e.lookupStr(key) {
 		return nil
 	}
 	if e.proto == 0 {
@@ -619,7 +629,7 @@ func (e *encoder) saveStr(s string, aliases []memoKey) error {
 			e.writeLarge(h[:], s)
 		}
 	}
-	e.memoize(key, aliases)
+	e.memoizeStr(key, aliases)
 	return nil
 }
 
@@ -671,7 +681,7 @@ func (e *encoder) saveBytes(b []byte, aliases []memoKey) error {
 // saveBytesString writes the bytes in b (a string to avoid copies).
 func (e *encoder) saveBytesString(b string, aliases []memoKey) error {
 	key := strKey(b, kBytes)
-	if e.lookup(key) {
+	if e.lookupStr(key) {
 		return nil
 	}
 	if e.proto < 3 {
@@ -691,7 +701,7 @@ func (e *encoder) saveBytesString(b string, aliases []memoKey) error {
 			}
 		}
 		e.buf = append(e.buf, opReduce)
-		e.memoize(key, aliases)
+		e.memoizeStr(key, aliases)
 		return nil
 	}
 	n := len(b)
@@ -712,7 +722,7 @@ func (e *encoder) saveBytesString(b string, aliases []memoKey) error {
 		binary.LittleEndian.PutUint32(h[1:], uint32(n))
 		e.writeLarge(h[:], b)
 	}
-	e.memoize(key, aliases)
+	e.memoizeStr(key, aliases)
 	return nil
 }
 
@@ -769,7 +779,7 @@ func (e *encoder) saveByteArray(b ByteArray, aliases []memoKey) error {
 // saveByteString writes a Python 2 str.
 func (e *encoder) saveByteString(s string, aliases []memoKey) error {
 	key := strKey(s, kByteString)
-	if e.lookup(key) {
+	if e.lookupStr(key) {
 		return nil
 	}
 	switch {
@@ -788,7 +798,7 @@ func (e *encoder) saveByteString(s string, aliases []memoKey) error {
 		binary.LittleEndian.PutUint32(h[1:], uint32(len(s)))
 		e.writeLarge(h[:], s)
 	}
-	e.memoize(key, aliases)
+	e.memoizeStr(key, aliases)
 	return nil
 }
 
@@ -921,7 +931,7 @@ func (e *encoder) saveTuple(t Tuple, aliases []memoKey) error {
 				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
 			}
 		}
-		if idx, ok := e.memo[key]; ok {
+		if idx, ok := e.memo.get(key); ok {
 			// The tuple was saved while saving its items (a cycle
 			// through a list): drop the items, fetch the tuple.
 			for i := 0; i < n; i++ {
@@ -940,7 +950,7 @@ func (e *encoder) saveTuple(t Tuple, aliases []memoKey) error {
 			return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
 		}
 	}
-	if idx, ok := e.memo[key]; ok {
+	if idx, ok := e.memo.get(key); ok {
 		if e.proto >= 1 {
 			e.buf = append(e.buf, opPopMark)
 		} else {
@@ -1132,7 +1142,7 @@ func (e *encoder) saveSetReduce(g Global, items []any, key memoKey, aliases []me
 		return err
 	}
 	e.buf = append(e.buf, opReduce)
-	if idx, ok := e.memo[key]; ok && key.k != 0 {
+	if idx, ok := e.memo.get(key); ok && key.k != 0 {
 		e.buf = append(e.buf, opPop)
 		e.memoGet(idx)
 		return nil
@@ -1159,7 +1169,7 @@ func (e *encoder) saveFrozenSet(f *FrozenSet, aliases []memoKey) error {
 			return within(err, func() string { return "{" + strconv.Itoa(i) + "}" })
 		}
 	}
-	if idx, ok := e.memo[key]; ok {
+	if idx, ok := e.memo.get(key); ok {
 		e.buf = append(e.buf, opPopMark)
 		e.memoGet(idx)
 		return nil
@@ -1375,7 +1385,7 @@ func (e *encoder) saveObject(o *Object, aliases []memoKey) error {
 		}
 		e.buf = append(e.buf, opReduce)
 	}
-	if idx, ok := e.memo[key]; ok {
+	if idx, ok := e.memo.get(key); ok {
 		// Saved while saving its own arguments.
 		e.buf = append(e.buf, opPop)
 		e.memoGet(idx)

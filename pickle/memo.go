@@ -1,0 +1,253 @@
+package pickle
+
+import "unsafe"
+
+// memoTable maps the identity of values already written (memoKey) to their
+// memo index: an open-addressing table with linear probing, several times
+// faster than a Go map for these keys. It serves small sets of keys; see
+// pageMemo for the large ones.
+type memoTable struct {
+	slots []memoEntry
+	n     int
+	shift uint
+}
+
+type memoEntry struct {
+	p   unsafe.Pointer // nil: empty slot
+	nk  uint64         // length << 8 | kind
+	t   unsafe.Pointer
+	idx int32
+}
+
+func (m *memoTable) hash(p unsafe.Pointer, nk uint64, t unsafe.Pointer) uint64 {
+	h := uint64(uintptr(p))*0x9E3779B97F4A7C15 ^ nk*0xC2B2AE3D27D4EB4F ^ uint64(uintptr(t))
+	return h >> m.shift
+}
+
+func (m *memoTable) get(k memoKey) (int32, bool) {
+	if m.n == 0 || k.p == nil {
+		return 0, false
+	}
+	nk := uint64(k.n)<<8 | uint64(k.k)
+	mask := uint64(len(m.slots) - 1)
+	for i := m.hash(k.p, nk, k.t); ; i = (i + 1) & mask {
+		e := &m.slots[i]
+		if e.p == k.p && e.nk == nk && e.t == k.t {
+			return e.idx, true
+		}
+		if e.p == nil {
+			return 0, false
+		}
+	}
+}
+
+func (m *memoTable) put(k memoKey, idx int32) {
+	if k.p == nil {
+		return
+	}
+	if (m.n+1)*2 > len(m.slots) {
+		m.grow()
+	}
+	nk := uint64(k.n)<<8 | uint64(k.k)
+	mask := uint64(len(m.slots) - 1)
+	for i := m.hash(k.p, nk, k.t); ; i = (i + 1) & mask {
+		e := &m.slots[i]
+		if e.p == nil {
+			*e = memoEntry{k.p, nk, k.t, idx}
+			m.n++
+			return
+		}
+		if e.p == k.p && e.nk == nk && e.t == k.t {
+			e.idx = idx
+			return
+		}
+	}
+}
+
+func (m *memoTable) grow() {
+	old := m.slots
+	size := max(64, 2*len(old))
+	m.slots = make([]memoEntry, size)
+	m.shift = uint(64 - bitsLen(uint64(size-1)))
+	m.n = 0
+	for _, e := range old {
+		if e.p != nil {
+			mask := uint64(len(m.slots) - 1)
+			for i := m.hash(e.p, e.nk, e.t); ; i = (i + 1) & mask {
+				if m.slots[i].p == nil {
+					m.slots[i] = e
+					m.n++
+					break
+				}
+			}
+		}
+	}
+}
+
+func bitsLen(x uint64) int {
+	n := 0
+	for x != 0 {
+		x >>= 1
+		n++
+	}
+	return n
+}
+
+// Strings (str, bytes, Python 2 str) are memoized as CPython memoizes
+// them, but a string seen again is only referred to if it is found in an
+// exact table of the first strMemoExact strings, or in a small
+// direct-mapped cache of recent ones. Sharing of immutable strings does
+// not change what Python rebuilds, only the size of the pickle; bounding
+// the table keeps encoding large values from becoming a sequence of cache
+// misses. Pickles with fewer strings are identical to CPython's.
+const (
+	strMemoExact = 1 << 16
+	strCacheBits = 13
+)
+
+type strMemo struct {
+	exact memoTable
+	cache []memoEntry // direct-mapped, 1 << strCacheBits entries
+}
+
+func (s *strMemo) get(k memoKey) (int32, bool) {
+	if idx, ok := s.exact.get(k); ok {
+		return idx, true
+	}
+	if s.cache != nil {
+		e := &s.cache[strCacheSlot(k)]
+		if e.p == k.p && e.nk == uint64(k.n)<<8|uint64(k.k) {
+			return e.idx, true
+		}
+	}
+	return 0, false
+}
+
+func strCacheSlot(k memoKey) uint64 {
+	return (uint64(uintptr(k.p))*0x9E3779B97F4A7C15 ^ uint64(k.n)) >> (64 - strCacheBits)
+}
+
+func (s *strMemo) put(k memoKey, idx int32) {
+	if s.exact.n < strMemoExact {
+		s.exact.put(k, idx)
+		return
+	}
+	if s.cache == nil {
+		s.cache = make([]memoEntry, 1<<strCacheBits)
+	}
+	s.cache[strCacheSlot(k)] = memoEntry{p: k.p, nk: uint64(k.n)<<8 | uint64(k.k), idx: idx}
+}
+
+// pageMemo maps container identities (memoKey) to memo indices, exactly.
+// A hash table over a million pointers turns every lookup into a cache
+// miss; pageMemo instead follows the address space: a directory of 8 KiB
+// pages, each with a cell per 16 bytes for the value that starts there.
+// Values allocated together, which are usually written together, share
+// pages, so lookups stay in cache. A cell holds the memo index and the rest
+// of the key (offset in the cell, length, kind and Go type); keys sharing a
+// cell (a slice and a shorter slice of it, say) go to an overflow map.
+type pageMemo struct {
+	dir    map[uintptr]*memoPage
+	recent [16]struct {
+		page uintptr
+		p    *memoPage
+	}
+	types    map[unsafe.Pointer]uint64 // Go types of keys, numbered from 1
+	overflow map[memoKey]int32
+}
+
+const (
+	pageShift = 13
+	cellShift = 4
+	maxTypeID = 1<<12 - 1
+)
+
+type memoCell struct {
+	check uint64 // rest of the key; 0 for an empty cell
+	idx   int32
+}
+
+type memoPage [1 << (pageShift - cellShift)]memoCell
+
+func (m *pageMemo) page(p unsafe.Pointer, create bool) *memoPage {
+	pn := uintptr(p) >> pageShift
+	r := &m.recent[pn&15]
+	if r.p != nil && r.page == pn {
+		return r.p
+	}
+	pg := m.dir[pn]
+	if pg == nil {
+		if !create {
+			return nil
+		}
+		if m.dir == nil {
+			m.dir = make(map[uintptr]*memoPage)
+		}
+		pg = new(memoPage)
+		m.dir[pn] = pg
+	}
+	r.page, r.p = pn, pg
+	return pg
+}
+
+// check packs the part of k that the cell's position does not give, or
+// reports false if it does not fit (the key then lives in the overflow map).
+func (m *pageMemo) check(k memoKey, create bool) (uint64, bool) {
+	var tid uint64
+	if k.t != nil {
+		tid = m.types[k.t]
+		if tid == 0 {
+			if !create || len(m.types) >= maxTypeID {
+				return 0, false
+			}
+			if m.types == nil {
+				m.types = make(map[unsafe.Pointer]uint64)
+			}
+			tid = uint64(len(m.types) + 1)
+			m.types[k.t] = tid
+		}
+	}
+	if uint64(k.n) >= 1<<40 {
+		return 0, false
+	}
+	return uint64(k.n)<<24 | tid<<12 | uint64(uintptr(k.p)&(1<<cellShift-1))<<8 | uint64(k.k), true
+}
+
+func cellOf(p unsafe.Pointer) uintptr {
+	return uintptr(p) & (1<<pageShift - 1) >> cellShift
+}
+
+func (m *pageMemo) get(k memoKey) (int32, bool) {
+	if k.p == nil || m.dir == nil {
+		return 0, false
+	}
+	if ck, ok := m.check(k, false); ok {
+		if pg := m.page(k.p, false); pg != nil {
+			if c := &pg[cellOf(k.p)]; c.check == ck {
+				return c.idx, true
+			}
+		}
+	}
+	if m.overflow != nil {
+		idx, ok := m.overflow[k]
+		return idx, ok
+	}
+	return 0, false
+}
+
+func (m *pageMemo) put(k memoKey, idx int32) {
+	if k.p == nil {
+		return
+	}
+	if ck, ok := m.check(k, true); ok {
+		c := &m.page(k.p, true)[cellOf(k.p)]
+		if c.check == 0 || c.check == ck {
+			*c = memoCell{ck, idx}
+			return
+		}
+	}
+	if m.overflow == nil {
+		m.overflow = make(map[memoKey]int32)
+	}
+	m.overflow[k] = idx
+}
