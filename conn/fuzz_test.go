@@ -10,6 +10,8 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pipebridge/pipebridge/internal/pymatrix"
 )
 
 // The fuzz targets of package conn. A plain `go test` runs every seed in
@@ -29,6 +33,25 @@ import (
 //	go test -run '^$' -fuzz '^FuzzHandshake$' -fuzztime 10m ./conn
 //
 // or testdata/fuzz.sh, which runs each for a while and reports executions.
+
+// The seeds recorded from CPython are what CPython still writes: the
+// deterministic ones (Connection.send of objects, send_bytes) come out of
+// every interpreter byte for byte as they were checked in.
+func TestFuzzSeedsMatchPython(t *testing.T) {
+	pymatrix.Run(t, func(t *testing.T, p pymatrix.Interpreter) {
+		dir := t.TempDir()
+		cmd := p.Command("testdata/fuzz_seeds.py", dir)
+		cmd.Env = append(cmd.Env, "PYTHONHASHSEED=0")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		name := filepath.Join("FuzzFrameReader", "python-"+p.Short()+"-send")
+		want, err := os.ReadFile(filepath.Join("testdata", "fuzz", name))
+		require.NoError(t, err, "no seed recorded for Python %s: run testdata/fuzz.sh seeds", p.Short())
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "Python %s writes other bytes than those recorded", p.Version)
+	})
+}
 
 // fuzzWatchdog crashes the fuzzing worker, and with it reports the input,
 // when one input takes longer than any honest run could: the fuzzing engine

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Fuzz package conn, or re-record the seed corpora from CPython.
+#
+#   conn/testdata/fuzz.sh [DURATION]   run each fuzz target for DURATION
+#                                      (default 3m), one after the other,
+#                                      and print its executions and findings
+#   conn/testdata/fuzz.sh seeds        re-record testdata/fuzz/*/python-*
+#                                      with every interpreter under pyenv
+#
+# A plain `go test ./conn` runs every seed and every crasher kept in
+# testdata/fuzz. A crasher found here is written there by go test: rename it
+# after what it shows and commit it with the fix, as a regression.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = seeds ]; then
+  root="${PYENV_ROOT:-$HOME/.pyenv}"
+  newest=""
+  for py in "$root"/versions/*/bin/python; do
+    [ -x "$py" ] || continue
+    echo "recording with $py"
+    PYTHONHASHSEED=0 "$py" testdata/fuzz_seeds.py testdata/fuzz
+    newest="$py"
+  done
+  if [ -n "$newest" ]; then
+    PYTHONHASHSEED=0 "$newest" testdata/fuzz_seeds.py testdata/fuzz --large
+  fi
+  exit 0
+fi
+
+duration="${1:-3m}"
+status=0
+for target in FuzzFrameReader FuzzHandshake; do
+  echo "== $target for $duration"
+  log=$(mktemp)
+  if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" . >"$log" 2>&1; then
+    result=ok
+  else
+    result=FAILED
+    status=1
+  fi
+  grep -E '^fuzz: elapsed' "$log" | tail -1
+  grep -E -- '--- FAIL|Failing input|fuzz_test.go' "$log" || true
+  echo "$target: $result"
+  rm -f "$log"
+done
+exit $status
