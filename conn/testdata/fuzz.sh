@@ -15,13 +15,12 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = seeds ]; then
   root="${PYENV_ROOT:-$HOME/.pyenv}"
-  newest=""
   for py in "$root"/versions/*/bin/python; do
     [ -x "$py" ] || continue
     echo "recording with $py"
     PYTHONHASHSEED=0 "$py" testdata/fuzz_seeds.py testdata/fuzz
-    newest="$py"
   done
+  newest=$(ls -d "$root"/versions/*/bin/python | sort -V | tail -1)
   if [ -n "$newest" ]; then
     PYTHONHASHSEED=0 "$newest" testdata/fuzz_seeds.py testdata/fuzz --large
   fi
