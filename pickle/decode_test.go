@@ -216,7 +216,7 @@ func TestDecodeDeepNesting(t *testing.T) {
 			var le *LimitError
 			require.ErrorAs(t, de, &le)
 			assert.Equal(t, "MaxDepth", le.Limit)
-			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Less(t, time.Since(start), 20*time.Second, "a hang, not a slow machine")
 			assert.Less(t, n, uint64(48*len(data)), "bytes allocated for %d bytes of input", len(data))
 
 			// Negative means no limit, up to the hard bound.
@@ -283,7 +283,7 @@ func TestDecodeLimits(t *testing.T) {
 		start := time.Now()
 		de := decodeErr(t, DecodeOptions{}, b.Bytes())
 		assert.ErrorIs(t, de, ErrUnhashable)
-		assert.Less(t, time.Since(start), 2*time.Second)
+		assert.Less(t, time.Since(start), 20*time.Second, "a hang, not a slow machine")
 	})
 }
 
