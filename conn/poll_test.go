@@ -177,14 +177,39 @@ func TestWriteTimeoutMidFrameIsSticky(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Close()
 	defer b.Close()
-	// Nobody reads b, so a large body fills the socket buffers and
-	// the write stops part-way.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err = a.SendBytesContext(ctx, make([]byte, 32<<20))
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// Nobody reads b, so a large body fills the socket buffers and the
+	// write blocks part-way through the frame.
+	sent := make(chan error, 1)
+	go func() { sent <- a.SendBytes(make([]byte, 32<<20)) }()
+	// Wait until part of the frame is on the wire (b has bytes to read),
+	// then let the write deadline expire under the blocked write.
+	for {
+		ok, err := b.Poll(10 * time.Millisecond)
+		require.NoError(t, err)
+		if ok {
+			break
+		}
+	}
+	require.NoError(t, a.SetWriteDeadline(time.Now()))
+	err = <-sent
+	require.True(t, isTimeout(err), "got %v", err)
+	require.NoError(t, a.SetWriteDeadline(time.Time{}))
 	err = a.SendBytes([]byte("x"))
 	assert.True(t, isTimeout(err), "later sends fail with the same error, got %v", err)
+}
+
+func TestSendContextBeforeAnyByte(t *testing.T) {
+	a, b, err := Pipe(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, a.SendBytesContext(ctx, []byte("never")), context.Canceled)
+	require.NoError(t, a.SendBytes([]byte("sent")), "nothing was written, so the Conn is intact")
+	got, err := b.RecvBytes()
+	require.NoError(t, err)
+	assert.Equal(t, "sent", string(got))
 }
 
 func TestWait(t *testing.T) {
