@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	ogórek "github.com/kisielk/og-rek"
@@ -60,7 +61,26 @@ type helper struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
-	stderr bytes.Buffer
+	stderr lockedBuffer // written by exec's copying goroutine while we read
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while another goroutine
+// writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startHelper(t *testing.T, p pymatrix.Interpreter, args ...string) *helper {
@@ -88,7 +108,9 @@ func (h *helper) records(t *testing.T) []record {
 	var out []record
 	for {
 		r, err := readRecord(h.stdout)
-		require.NoError(t, err, "reading from Python; stderr:\n%s", h.stderr.String())
+		if err != nil {
+			t.Fatalf("reading from Python: %v; stderr:\n%s", err, h.stderr.String())
+		}
 		if r.name == "" {
 			return out
 		}
