@@ -30,10 +30,19 @@ func (e *literalError) Error() string { return fmt.Sprintf("column %d: %s", e.Co
 // returns it in the pickle package's model. A line that is valid JSON is
 // read with JSON's meaning (true, false, null, and JSON's string escapes,
 // where "\/" is "/" and surrogate pairs make one character); any other line
-// as a Python literal, with the additions dialUsage lists. A line that
-// holds nothing but blanks and a comment yields ok == false.
+// as a Python literal, with the additions sessionUsage lists. The line must
+// be UTF-8. A line that holds nothing but blanks and a comment yields
+// ok == false.
 func parseLiteral(line string) (v any, ok bool, err error) {
 	p := &literalParser{src: line, json: json.Valid([]byte(line))}
+	if !utf8.ValidString(line) {
+		// Python reads source as UTF-8 and refuses anything else.
+		for i, r := range line {
+			if r == utf8.RuneError {
+				return nil, false, p.errorAt(i, "not UTF-8 (write other bytes as \\x escapes)")
+			}
+		}
+	}
 	p.skipSpace()
 	if p.eof() {
 		return nil, false, nil
@@ -890,20 +899,43 @@ func (p *literalParser) hexEscape(text []byte, start, digits int, isBytes bool) 
 }
 
 // jsonString reads a JSON string with JSON's escapes; the line is valid
-// JSON, so the string is well formed.
+// JSON, so the string is well formed. A surrogate pair written as two \u
+// escapes is one character; a lone surrogate stays one, as in Python.
 func (p *literalParser) jsonString() ([]byte, bool, error) {
-	start := p.pos
-	p.pos++
-	for !p.eof() && p.src[p.pos] != '"' {
-		if p.src[p.pos] == '\\' {
+	var text []byte
+	p.pos++ // "
+	for p.src[p.pos] != '"' {
+		c := p.src[p.pos]
+		if c != '\\' {
+			text = append(text, c)
 			p.pos++
+			continue
 		}
-		p.pos++
+		e := p.src[p.pos+1]
+		p.pos += 2
+		if i := strings.IndexByte(`"\/bfnrt`, e); i >= 0 {
+			text = append(text, "\"\\/\b\f\n\r\t"[i])
+			continue
+		}
+		r := p.jsonHex()
+		if 0xd800 <= r && r < 0xdc00 && strings.HasPrefix(p.src[p.pos:], `\u`) {
+			save := p.pos
+			p.pos += 2
+			if low := p.jsonHex(); 0xdc00 <= low && low <= 0xdfff {
+				r = 0x10000 + (r-0xd800)<<10 + (low - 0xdc00)
+			} else {
+				p.pos = save
+			}
+		}
+		text = appendWTF8(text, r)
 	}
 	p.pos++
-	var s string
-	if err := json.Unmarshal([]byte(p.src[start:p.pos]), &s); err != nil {
-		return nil, false, p.errorAt(start, "%v", err)
-	}
-	return []byte(s), false, nil
+	return text, false, nil
+}
+
+// jsonHex reads the four hex digits of a \u escape.
+func (p *literalParser) jsonHex() rune {
+	n, _ := strconv.ParseUint(p.src[p.pos:p.pos+4], 16, 16)
+	p.pos += 4
+	return rune(n)
 }
