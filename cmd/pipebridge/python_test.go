@@ -178,23 +178,6 @@ func (p *proc) listening(t *testing.T) string {
 	return addr
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func hexKey(key string) any {
 	if key == "" {
 		return nil
@@ -256,6 +239,11 @@ func TestEchoListenPython(t *testing.T) {
 					address = filepath.Join(t.TempDir(), "echo.sock")
 				}
 				s := add(address, k, "objects")
+				if fam == "tcp" && k == "" {
+					// Every protocol, once: re-encoding does not depend on
+					// the transport.
+					cases[len(cases)-1]["sweep"] = true
+				}
 				switch fam {
 				case "tcp":
 					assert.Regexp(t, `^127\.0\.0\.1:[1-9][0-9]*$`, s.addr)
