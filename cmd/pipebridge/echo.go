@@ -52,19 +52,28 @@ process that can reach the port can connect.
 
 func runEcho(e *env, args []string) error {
 	fs := newFlags("echo", e.stderr)
-	fd := fs.Int("fd", -1, "echo on inherited file descriptor `N`")
+	fdFlag := optionalIntFlag(fs, "fd", "echo on inherited file descriptor `N`")
 	listen := fs.String("listen", "", "listen on `ADDRESS` and echo on every connection")
 	dial := fs.String("dial", "", "connect to `ADDRESS` and echo on that connection")
-	mode := fs.String("mode", "objects", "objects: decode and re-encode each pickle; bytes: echo bodies unchanged")
-	proto := fs.Int("protocol", -1, "pickle `protocol` for objects mode (default: the protocol each message arrived in)")
+	mode := fs.String("mode", "objects", "what to echo, `MODE`: objects (decode and re-encode each pickle) or bytes (bodies unchanged)")
+	protoFlag := optionalIntFlag(fs, "protocol", "pickle protocol `N` for objects mode (default: the protocol each message arrived in)")
 	keyEnv := authFlag(fs)
 	insecure := fs.Bool("insecure", false, "with --listen: allow a TCP address other than loopback without a key")
 	setUsage(fs, echoUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	fd, proto := fdFlag.value(), protoFlag.value()
+	if fdFlag.set && fd < 0 {
+		return usagef("--fd must be 0 or more, not %d", fd)
+	}
+	if protoFlag.set {
+		if err := checkProtocol(proto); err != nil {
+			return err
+		}
+	}
 	given := 0
-	for _, set := range []bool{*fd >= 0, *listen != "", *dial != ""} {
+	for _, set := range []bool{fdFlag.set, *listen != "", *dial != ""} {
 		if set {
 			given++
 		}
@@ -75,10 +84,7 @@ func runEcho(e *env, args []string) error {
 	if *mode != "objects" && *mode != "bytes" {
 		return usagef("--mode must be objects or bytes, not %q", *mode)
 	}
-	if err := checkProtocol(*proto); err != nil {
-		return err
-	}
-	if *fd >= 0 && *keyEnv != "" {
+	if fdFlag.set && *keyEnv != "" {
 		return usagef("--authkey-env applies to --listen and --dial, not --fd")
 	}
 	if *insecure && *listen == "" {
@@ -88,13 +94,13 @@ func runEcho(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ec := echoer{objects: *mode == "objects", proto: *proto}
+	ec := echoer{objects: *mode == "objects", proto: proto}
 
 	switch {
-	case *fd >= 0:
+	case fdFlag.set:
 		// An echo child accepts whatever its Python parent sends, as a
 		// Python echo child would: no size limit.
-		c, err := conn.FromFD(*fd, &conn.Options{MaxMessageSize: -1})
+		c, err := conn.FromFD(fd, &conn.Options{MaxMessageSize: -1})
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"strconv"
 
 	"github.com/pipebridge/pipebridge/conn"
 	"github.com/pipebridge/pipebridge/pickle"
@@ -37,9 +39,9 @@ func authFromEnv(e *env, name string) (conn.Auth, error) {
 	return conn.Auth{Key: []byte(v), AcceptDigests: conn.AllDigests()}, nil
 }
 
-// checkProtocol validates a --protocol value; -1 means "not given".
+// checkProtocol validates a --protocol value.
 func checkProtocol(p int) error {
-	if p < -1 || p > pickle.HighestProtocol {
+	if p < 0 || p > pickle.HighestProtocol {
 		return usagef("--protocol must be 0 to %d, not %d", pickle.HighestProtocol, p)
 	}
 	return nil
@@ -56,3 +58,39 @@ func encodeOptions(p int) pickle.EncodeOptions {
 // decodeOptions decode what a peer sends without loss: a Python 2 str
 // stays a ByteString, which encodes back as a Python 2 str.
 var decodeOptions = pickle.DecodeOptions{Py2Str: pickle.Py2StrByteString}
+
+// optionalInt is an int flag that may be left out: no "(default ...)" in
+// the usage, and value reports -1 when it was not given.
+type optionalInt struct {
+	n   int
+	set bool
+}
+
+func (o *optionalInt) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.Itoa(o.n)
+}
+
+func (o *optionalInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	o.n, o.set = n, true
+	return nil
+}
+
+func (o *optionalInt) value() int {
+	if !o.set {
+		return -1
+	}
+	return o.n
+}
+
+func optionalIntFlag(fs *flag.FlagSet, name, usage string) *optionalInt {
+	o := &optionalInt{}
+	fs.Var(o, name, usage)
+	return o
+}

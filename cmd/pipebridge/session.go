@@ -112,7 +112,7 @@ func addSessionFlags(fs *flag.FlagSet) sessionFlags {
 	return sessionFlags{
 		keyEnv: authFlag(fs),
 		json:   fs.Bool("json", false, "print each object as JSON instead of Python's repr"),
-		proto:  fs.Int("protocol", pickle.DefaultProtocol, "pickle `protocol` of the objects sent (use 2 for Python 2.7)"),
+		proto:  fs.Int("protocol", pickle.DefaultProtocol, "pickle protocol `N` of the objects sent (use 2 for Python 2.7)"),
 		wait:   wait,
 	}
 }
@@ -149,8 +149,8 @@ func parseSession(e *env, fs *flag.FlagSet, sf sessionFlags, args []string) (str
 	case len(positional) > 1:
 		return "", conn.Auth{}, usagef("unexpected argument %q after ADDRESS", positional[1])
 	}
-	if p := *sf.proto; p < 0 || p > pickle.HighestProtocol {
-		return "", conn.Auth{}, usagef("--protocol must be 0 to %d, not %d", pickle.HighestProtocol, p)
+	if err := checkProtocol(*sf.proto); err != nil {
+		return "", conn.Auth{}, err
 	}
 	auth, err := authFromEnv(e, *sf.keyEnv)
 	return positional[0], auth, err
