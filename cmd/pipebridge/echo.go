@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -35,7 +36,8 @@ Echo sends every message it receives back to its sender.
                     then exits 0.
 
 ADDRESS is host:port for TCP, a path for a Unix socket, or @name for a
-Linux abstract socket.
+Linux abstract socket. --listen "" listens on a Unix socket in a new
+temporary directory, as Python's Listener() does without an address.
 
 In objects mode (the default) each message is decoded as a pickle and
 encoded again by pipebridge's codec, at the protocol it arrived in unless
@@ -72,13 +74,17 @@ func runEcho(e *env, args []string) error {
 			return err
 		}
 	}
-	given := 0
-	for _, set := range []bool{fdFlag.set, *listen != "", *dial != ""} {
-		if set {
-			given++
+	// An empty --listen "" is a Unix socket in a new temporary directory,
+	// as Python's Listener() without an address.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	transports := 0
+	for _, name := range []string{"fd", "listen", "dial"} {
+		if given[name] {
+			transports++
 		}
 	}
-	if given != 1 {
+	if transports != 1 {
 		return usagef("exactly one of --fd, --listen and --dial is required")
 	}
 	if *mode != "objects" && *mode != "bytes" {
@@ -87,7 +93,7 @@ func runEcho(e *env, args []string) error {
 	if fdFlag.set && *keyEnv != "" {
 		return usagef("--authkey-env applies to --listen and --dial, not --fd")
 	}
-	if *insecure && *listen == "" {
+	if *insecure && !given["listen"] {
 		return usagef("--insecure applies to --listen only")
 	}
 	auth, err := authFromEnv(e, *keyEnv)
@@ -106,17 +112,19 @@ func runEcho(e *env, args []string) error {
 		}
 		defer c.Close()
 		return ec.echo(c)
-	case *dial != "":
+	case given["dial"]:
 		ctx, stop := e.interruptible(context.Background())
 		defer stop()
 		return ec.dial(ctx, *dial, auth)
 	default:
+		// Signals are ours before the socket exists, so that a Unix
+		// socket file is always removed.
+		ctx, stop := e.interruptible(context.Background())
+		defer stop()
 		l, err := conn.Listen(*listen, &conn.ListenOptions{Auth: auth, InsecureNoKey: *insecure})
 		if err != nil {
 			return err
 		}
-		ctx, stop := e.interruptible(context.Background())
-		defer stop()
 		// Ready: a client may connect from now on. Stdout is written
 		// directly, so nothing is left in a buffer.
 		if _, err := fmt.Fprintf(e.stdout, "listening %s\n", l.Addr()); err != nil {

@@ -133,6 +133,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"echo"}, 2, "pipebridge echo: exactly one of --fd, --listen and --dial is required (see pipebridge echo -h)"},
 		{[]string{"echo", "--fd", "3", "--listen", "x"}, 2, "exactly one of --fd, --listen and --dial"},
 		{[]string{"echo", "--listen", "x", "--dial", "y"}, 2, "exactly one of --fd, --listen and --dial"},
+		{[]string{"echo", "--listen", "", "--dial", ""}, 2, "exactly one of --fd, --listen and --dial"},
 		{[]string{"echo", "--fd", "3", "--mode", "text"}, 2, `--mode must be objects or bytes, not "text"`},
 		{[]string{"echo", "--fd", "3", "--protocol", "6"}, 2, "--protocol must be 0 to 5, not 6"},
 		{[]string{"echo", "--fd", "3", "--protocol", "x"}, 2, `invalid value "x" for flag -protocol`},

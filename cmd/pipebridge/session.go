@@ -95,7 +95,9 @@ with the address actually bound (the port chosen for port 0). It accepts
 one connection, stops listening, and talks on that connection. A
 connection that fails the handshake (a wrong key) is reported on standard
 error, and listen waits for another. Without a key, a TCP address other
-than loopback is refused unless --insecure is given.
+than loopback is refused unless --insecure is given. An empty ADDRESS ("")
+is a Unix socket in a new temporary directory, as Python's Listener()
+without an address.
 ` + sessionUsage
 
 // sessionFlags are the flags dial and listen share.
@@ -185,13 +187,15 @@ func runListen(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Signals are ours before the socket exists, so that a Unix socket
+	// file is always removed.
+	ctx, stop := e.interruptible(context.Background())
+	defer stop()
 	l, err := conn.Listen(address, &conn.ListenOptions{Auth: auth, InsecureNoKey: *insecure})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	ctx, stop := e.interruptible(context.Background())
-	defer stop()
 	if _, err := fmt.Fprintf(e.stdout, "listening %s\n", l.Addr()); err != nil {
 		return err
 	}

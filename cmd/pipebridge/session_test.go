@@ -292,6 +292,24 @@ func TestEchoListen(t *testing.T) {
 	}
 }
 
+// TestEchoListenDefaultAddress: --listen "" is a Unix socket in a new
+// temporary directory, as Python's Listener() without an address; it is
+// removed on the way out.
+func TestEchoListenDefaultAddress(t *testing.T) {
+	r := startRun(t, nil, nil, "echo", "--listen", "")
+	addr := r.listening(t)
+	assert.True(t, filepath.IsAbs(addr), addr)
+	c, err := conn.Dial(addr, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Send("x"))
+	assert.Equal(t, "x", recvValue(t, c))
+	c.Close()
+	r.cancel()
+	status, _ := r.wait(t)
+	assert.Equal(t, 0, status, "stderr:\n%s", r.stderr)
+	assert.NoFileExists(t, addr)
+}
+
 // TestEchoListenBrokenClient: a client whose message cannot be decoded
 // costs that connection only.
 func TestEchoListenBrokenClient(t *testing.T) {
