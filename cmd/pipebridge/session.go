@@ -248,54 +248,50 @@ func newSession(e *env, sf sessionFlags, name string) *session {
 // run sends what standard input says and prints what arrives, until the end
 // described in sessionUsage; it closes c.
 func (s *session) run(ctx context.Context, c *conn.Conn) error {
-	var closing atomic.Bool
-	arrived := make(chan struct{}, 1)
-	received := make(chan error, 1)
-	go func() { received <- s.receive(c, &closing, arrived) }()
-	receiving := true
-	defer func() {
-		closing.Store(true)
-		c.Close()
-		if receiving {
-			<-received // nothing is printed after run returns
-		}
-	}()
-	ended := func(err error) error {
-		receiving = false
-		return s.result(err)
+	r := s.startReceiving(c)
+	defer r.stop()
+	if done, err := s.sendInput(ctx, c, r); done {
+		return err
 	}
+	return s.drain(ctx, r)
+}
+
+// sendInput sends each line of standard input until it ends (done ==
+// false), or until the session ends first (done == true, and its result).
+func (s *session) sendInput(ctx context.Context, c *conn.Conn, r *receiver) (done bool, err error) {
+	stopReading := make(chan struct{})
+	defer close(stopReading)
 	lines := make(chan string)
 	readErr := make(chan error, 1)
-	go func() { readErr <- readLines(s.in, lines, ctx.Done()) }()
-
-	lineNo := 0
-	for reading := true; reading; {
+	go func() { readErr <- readLines(s.in, lines, stopReading) }()
+	for lineNo := 1; ; lineNo++ {
 		select {
 		case <-ctx.Done():
-			return nil
-		case err := <-received:
-			return ended(err)
+			return true, nil
+		case <-r.done:
+			return true, s.result(r.err)
 		case line, ok := <-lines:
 			if !ok {
 				if err := <-readErr; err != nil {
-					return fmt.Errorf("reading standard input: %w", err)
+					return true, fmt.Errorf("reading standard input: %w", err)
 				}
-				reading = false
-				break
+				return false, nil
 			}
-			lineNo++
 			if err := s.send(c, line, lineNo); err != nil {
-				return err
+				return true, err
 			}
 		}
 	}
+}
 
-	// Standard input has ended: print replies for a while.
+// drain prints what arrives after standard input has ended, until the peer
+// closes or s.wait passes with nothing arriving.
+func (s *session) drain(ctx context.Context, r *receiver) error {
 	if s.wait == 0 {
 		return s.result(nil)
 	}
-	var timeout <-chan time.Time
 	var timer *time.Timer
+	var timeout <-chan time.Time
 	if s.wait > 0 {
 		timer = time.NewTimer(s.wait)
 		defer timer.Stop()
@@ -305,9 +301,9 @@ func (s *session) run(ctx context.Context, c *conn.Conn) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-received:
-			return ended(err)
-		case <-arrived:
+		case <-r.done:
+			return s.result(r.err)
+		case <-r.arrived:
 			if timer != nil {
 				timer.Reset(s.wait)
 			}
@@ -315,6 +311,32 @@ func (s *session) run(ctx context.Context, c *conn.Conn) error {
 			return s.result(nil)
 		}
 	}
+}
+
+// receiver is the goroutine that prints what arrives.
+type receiver struct {
+	c       *conn.Conn
+	closing atomic.Bool   // set before we close c ourselves
+	arrived chan struct{} // a message arrived (coalesced)
+	done    chan struct{} // closed when receiving has ended, with err
+	err     error         // nil for the end of the stream or our own close
+}
+
+func (s *session) startReceiving(c *conn.Conn) *receiver {
+	r := &receiver{c: c, arrived: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = s.receive(c, &r.closing, r.arrived)
+	}()
+	return r
+}
+
+// stop closes the Conn and waits for the receiving goroutine, so that
+// nothing is printed once the session is over.
+func (r *receiver) stop() {
+	r.closing.Store(true)
+	r.c.Close()
+	<-r.done
 }
 
 // send parses one input line and sends it. A line that is not a literal,
