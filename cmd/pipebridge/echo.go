@@ -231,7 +231,10 @@ func (ec echoer) serve(ctx context.Context, l *conn.Listener, log *lineLogger) e
 		mu.Unlock()
 		go func() {
 			defer wg.Done()
-			err := ec.echo(c)
+			err := func() (err error) {
+				defer recovered(&err)
+				return ec.echo(c)
+			}()
 			c.Close()
 			mu.Lock()
 			delete(open, c)

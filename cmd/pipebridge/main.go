@@ -212,6 +212,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// recovered turns a panic in a goroutine of ours into an error in *errp,
+// so that a bug costs a line on standard error as run's own recover does,
+// not a stack dump. Use it as defer recovered(&err).
+func recovered(errp *error) {
+	if r := recover(); r != nil {
+		*errp = fmt.Errorf("internal error: %v", r)
+	}
+}
+
 // oneLine keeps an error message on one line of standard error.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)

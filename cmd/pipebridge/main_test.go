@@ -220,3 +220,11 @@ func TestParseInterspersed(t *testing.T) {
 	assert.True(t, *j)
 	assert.Equal(t, "x", *w)
 }
+
+func TestRecovered(t *testing.T) {
+	err := func() (err error) {
+		defer recovered(&err)
+		panic("boom")
+	}()
+	assert.EqualError(t, err, "internal error: boom")
+}

@@ -326,6 +326,7 @@ func (s *session) startReceiving(c *conn.Conn) *receiver {
 	r := &receiver{c: c, arrived: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
+		defer recovered(&r.err)
 		r.err = s.receive(c, &r.closing, r.arrived)
 	}()
 	return r
