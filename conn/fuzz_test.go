@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/sha3"
+	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"net"
@@ -162,7 +167,21 @@ func fuzzModel(stream []byte, limit uint64) []fuzzFrame {
 // fuzzLimits are the MaxMessageSize values the frame target picks from.
 var fuzzLimits = []int64{0, -1, 1, 16, 255, 4096, 65536, 1 << 20}
 
-func fuzzLimit(o int64) uint64 { return (&Options{MaxMessageSize: o}).maxMessageSize() }
+// fuzzLimit is the limit that MaxMessageSize o stands for, as Options
+// documents it.
+func fuzzLimit(o int64) uint64 {
+	switch {
+	case o == 0:
+		return DefaultMaxMessageSize
+	case o < 0:
+		return math.MaxInt
+	}
+	return uint64(o)
+}
+
+// fuzzHeaderAlloc is the most a header alone may make a Conn allocate, as
+// the package documentation promises.
+const fuzzHeaderAlloc = 64 << 20
 
 // FuzzFrameReader feeds a Conn an arbitrary byte stream in arbitrary pieces,
 // with reads that time out at arbitrary points, and receives with a mix of
@@ -269,7 +288,7 @@ func fuzzFrames(t *testing.T, stream, cuts []byte, mode byte) {
 	for call := 0; ; call++ {
 		want := model[k]
 		if want.declared <= limit {
-			allowed += min(want.declared, initialBodyAlloc) + 4*uint64(len(stream)) + 512
+			allowed += min(want.declared, fuzzHeaderAlloc) + 4*uint64(len(stream)) + 512
 		}
 		size := 0
 		if len(cuts) > 0 {
@@ -440,24 +459,24 @@ func (p *fuzzPeer) step() bool {
 		d, k := p.takeByte(), p.takeByte()
 		p.frame(fuzzResponse(p.lastGo, d, k))
 	case 4:
-		p.frame([]byte(welcome))
+		p.frame([]byte("#WELCOME#"))
 	case 5:
 		d := p.takeByte() % 7
 		random := p.take(p.takeByte())
 		var msg []byte
 		if d == 6 {
-			msg = fuzzPad(random, legacyChallengeLen)
+			msg = fuzzPad(random, 20)
 		} else {
-			msg = append([]byte("{"+string(fuzzDigests[d])+"}"), fuzzPad(random, modernRandomLen)...)
+			msg = append([]byte("{"+string(fuzzDigests[d])+"}"), fuzzPad(random, 40)...)
 		}
-		p.frame(append([]byte(challengePrefix), msg...))
+		p.frame(append([]byte(fuzzChallenge), msg...))
 	case 6:
 		p.closed = true
 		p.script = nil
 	case 7:
 		p.chunk = p.takeByte() + 1
 	case 8:
-		p.frame([]byte(failure))
+		p.frame([]byte("#FAILURE#"))
 	}
 	return true
 }
@@ -467,27 +486,59 @@ func fuzzPad(b []byte, n int) []byte {
 	return append(bytes.Clone(b[:min(n, len(b))]), make([]byte, n-min(n, len(b)))...)
 }
 
+// fuzzChallenge starts every challenge message.
+const fuzzChallenge = "#CHALLENGE#"
+
+// fuzzMAC is HMAC-digest(key, msg), computed here rather than by the code
+// under test, so that the oracle does not share its bugs.
+func fuzzMAC(d Digest, key, msg []byte) []byte {
+	h := map[Digest]func() hash.Hash{
+		DigestLegacyMD5: md5.New,
+		DigestMD5:       md5.New,
+		DigestSHA256:    sha256.New,
+		DigestSHA384:    sha512.New384,
+		DigestSHA3_256:  func() hash.Hash { return sha3.New256() },
+		DigestSHA3_384:  func() hash.Hash { return sha3.New384() },
+	}[d]
+	m := hmac.New(h, key)
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// fuzzAskedDigest is the digest a challenge message asks for, as CPython
+// 3.12's _get_digest_name_and_payload tells it: 20 bytes are legacy, else
+// a known "{name}" prefix; anything else is answered as legacy here.
+func fuzzAskedDigest(msg []byte) Digest {
+	if len(msg) != 20 && len(msg) > 0 && msg[0] == '{' {
+		if end := bytes.IndexByte(msg, '}'); end > 0 {
+			name := Digest(msg[1:end])
+			for _, d := range fuzzDigests[1:] {
+				if d == name {
+					return d
+				}
+			}
+		}
+	}
+	return DigestLegacyMD5
+}
+
 // fuzzResponse is what a peer holding the real key (k == 0) or a wrong one
-// answers to challenge frame m, with digest index d.
+// answers to challenge frame m, with digest index d (the one m asks for when
+// d is out of range).
 func fuzzResponse(m []byte, d, k int) []byte {
 	key := fuzzKey
 	if k != 0 {
 		key = append(bytes.Clone(fuzzKey), byte(k))
 	}
-	msg, ok := bytes.CutPrefix(m, []byte(challengePrefix))
+	msg, ok := bytes.CutPrefix(m, []byte(fuzzChallenge))
 	if !ok {
 		msg = m
 	}
-	var dig Digest
-	if d >= len(fuzzDigests) {
-		dig, _, ok = parseDigest(msg)
-		if !ok {
-			dig = DigestLegacyMD5
-		}
-	} else {
+	dig := fuzzAskedDigest(msg)
+	if d < len(fuzzDigests) {
 		dig = fuzzDigests[d]
 	}
-	mac := macOf(dig, key, msg)
+	mac := fuzzMAC(dig, key, msg)
 	if dig == DigestLegacyMD5 {
 		return mac
 	}
@@ -525,7 +576,7 @@ func (p *fuzzPeer) Write(b []byte) (int, error) {
 		body := bytes.Clone(p.fromGo[4 : 4+n])
 		p.fromGo = p.fromGo[4+n:]
 		p.goFrames = append(p.goFrames, body)
-		if msg, ok := bytes.CutPrefix(body, []byte(challengePrefix)); ok {
+		if msg, ok := bytes.CutPrefix(body, []byte(fuzzChallenge)); ok {
 			p.challenges = append(p.challenges, msg)
 		}
 	}
