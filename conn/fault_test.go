@@ -277,6 +277,49 @@ func TestPeerKilledMidFrame(t *testing.T) {
 	}
 }
 
+// Wait over several connections wakes when one peer dies, and names that
+// one only: its receive then says io.EOF, while the others still wait.
+func TestWaitSeesDeadPeer(t *testing.T) {
+	p := pymatrix.Newest(t)
+	leakcheck.Check(t)
+	d := startFaultDriver(t, p)
+	faultPromptly(t, faultPrompt, func(t *testing.T) time.Duration {
+		l := faultListen(t, nil)
+		var conns []*Conn
+		var pids []int
+		for range 3 {
+			d.run(t, map[string]any{"op": "frame", "addr": l.Addr().String(), "cut": "between"})
+			c := faultAccept(t, l)
+			got, err := c.RecvBytes()
+			require.NoError(t, err)
+			require.Equal(t, "first", string(got))
+			conns = append(conns, c)
+			pids = append(pids, d.ready(t))
+		}
+		ready, err := Wait(conns, 0)
+		require.NoError(t, err)
+		require.Empty(t, ready, "nothing to receive yet")
+		var got []*Conn
+		wait := faultResult(t, func() error {
+			var err error
+			got, err = Wait(conns, -1)
+			return err
+		})
+		err, took := wait(func() time.Time { return faultKill(t, pids[1]) })
+		require.NoError(t, err)
+		assert.Equal(t, []*Conn{conns[1]}, got)
+		_, err = conns[1].RecvBytes()
+		assert.Equal(t, io.EOF, err)
+		ready, err = Wait(conns, 50*time.Millisecond)
+		require.NoError(t, err)
+		assert.Equal(t, []*Conn{conns[1]}, ready, "the end stays ready; the live ones are not")
+		for _, pid := range []int{pids[0], pids[2]} {
+			faultKill(t, pid)
+		}
+		return took
+	})
+}
+
 // The handshake stages at which a Python peer is killed (see STAGES in
 // fault_peer.py), and what Go's side must then find inside its *AuthError:
 // io.EOF where the peer died between messages, io.ErrUnexpectedEOF inside
