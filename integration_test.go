@@ -410,3 +410,17 @@ func TestBodiesOver2GiB(t *testing.T) {
 		p.wait(t)
 	})
 }
+
+func TestPyExamplePythonClientGoListener(t *testing.T) {
+	exe := pipebridgeBinary(t)
+	pymatrix.Run(t, func(t *testing.T, py pymatrix.Interpreter) {
+		t.Parallel()
+		cmd := py.Command(filepath.Join("pyexamples", "python_client_go_listener.py"), exe)
+		out, err := runWithTimeout(t, cmd, 60*time.Second)
+		require.NoError(t, err, "output:\n%s", out)
+		assert.Equal(t, 3, strings.Count(out, "equal: True"), "output:\n%s", out)
+		assert.Contains(t, out, "wrong key refused: AuthenticationError")
+		assert.Contains(t, out, "after the bad client: 'still there?'")
+		assert.Contains(t, out, "Go listener exited with status 0")
+	})
+}
