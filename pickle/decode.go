@@ -63,10 +63,11 @@ type listNode struct {
 	sealed bool // items were handed out and have not changed since
 }
 
-type memoSlot struct {
-	slot
-	ok bool
-}
+// memoNone stands for None in the memo, where a nil interface is an
+// empty entry.
+type memoNoneType struct{}
+
+var memoNone any = &memoNoneType{}
 
 type decoder struct {
 	cfg   *decodeConfig
@@ -79,9 +80,10 @@ type decoder struct {
 	marks []int
 	fence int
 
-	memo    []memoSlot
-	memoMap map[int64]slot
-	memoLen int
+	memo      []any   // memoNone for None; nil for no entry
+	memoDepth []int32 // nesting depth of each memo entry
+	memoMap   map[int64]slot
+	memoLen   int
 
 	proto    int
 	alloc    int
@@ -89,6 +91,8 @@ type decoder struct {
 	nextBuf  int
 
 	stale map[unsafe.Pointer]*listNode
+
+	slabs slabs
 }
 
 func (d *decoder) fail(err error) error {
@@ -239,10 +243,10 @@ func (d *decoder) seal(n *listNode) any {
 	if cap(n.items) == 0 {
 		// A distinct backing array gives each empty list an identity,
 		// which the encoder and the fix-up pass rely on.
-		n.items = make([]any, 0, 1)
+		n.items = d.slabs.itemSlice(1)[:0]
 	}
 	n.sealed = true
-	return n.items
+	return d.slabs.list(n.items)
 }
 
 // changing is called before n's items change: slices handed out before
@@ -266,7 +270,10 @@ func (d *decoder) items(s []slot) ([]any, int32, error) {
 	if err := d.account(16*len(s) + 24); err != nil {
 		return nil, 0, err
 	}
-	out := make([]any, len(s))
+	if len(s) == 0 {
+		return nil, 1, nil
+	}
+	out := d.slabs.itemSlice(len(s))
 	var depth int32
 	for i := range s {
 		out[i] = d.val(s[i].v)
@@ -277,24 +284,31 @@ func (d *decoder) items(s []slot) ([]any, int32, error) {
 }
 
 func (d *decoder) memoPut(idx int64, s slot) error {
+	v := s.v
+	if v == nil {
+		v = memoNone
+	}
 	if idx < int64(len(d.memo)) {
-		if !d.memo[idx].ok {
+		if d.memo[idx] == nil {
 			d.memoLen++
 		}
-		d.memo[idx] = memoSlot{s, true}
+		d.memo[idx], d.memoDepth[idx] = v, s.d
 		return d.checkMemo()
 	}
 	if idx < int64(len(d.memo))+1024 {
-		if err := d.account(32 * int(idx+1-int64(len(d.memo)))); err != nil {
+		if err := d.account(20 * int(idx+1-int64(len(d.memo)))); err != nil {
 			return err
 		}
 		if need := int(idx) + 1; need > cap(d.memo) {
-			m := make([]memoSlot, len(d.memo), max(need, 2*cap(d.memo)+16))
+			c := max(need, 2*cap(d.memo)+16)
+			m := make([]any, len(d.memo), c)
 			copy(m, d.memo)
-			d.memo = m
+			md := make([]int32, len(d.memo), c)
+			copy(md, d.memoDepth)
+			d.memo, d.memoDepth = m, md
 		}
-		d.memo = d.memo[:idx+1]
-		d.memo[idx] = memoSlot{s, true}
+		d.memo, d.memoDepth = d.memo[:idx+1], d.memoDepth[:idx+1]
+		d.memo[idx], d.memoDepth[idx] = v, s.d
 		d.memoLen++
 		return d.checkMemo()
 	}
@@ -319,8 +333,12 @@ func (d *decoder) checkMemo() error {
 }
 
 func (d *decoder) memoGet(idx int64) error {
-	if idx >= 0 && idx < int64(len(d.memo)) && d.memo[idx].ok {
-		d.push(d.memo[idx].v, d.memo[idx].d)
+	if idx >= 0 && idx < int64(len(d.memo)) && d.memo[idx] != nil {
+		v := d.memo[idx]
+		if v == memoNone {
+			v = nil
+		}
+		d.push(v, d.memoDepth[idx])
 		return nil
 	}
 	if s, ok := d.memoMap[idx]; ok {
@@ -360,17 +378,17 @@ func (d *decoder) run() (any, error) {
 		case opBinint2:
 			var b []byte
 			if b, err = d.take(2); err == nil {
-				d.push(int64(binary.LittleEndian.Uint16(b)), 0)
+				d.push(d.slabs.int(int64(binary.LittleEndian.Uint16(b))), 0)
 			}
 		case opBinint:
 			var b []byte
 			if b, err = d.take(4); err == nil {
-				d.push(int64(int32(binary.LittleEndian.Uint32(b))), 0)
+				d.push(d.slabs.int(int64(int32(binary.LittleEndian.Uint32(b)))), 0)
 			}
 		case opBinfloat:
 			var b []byte
 			if b, err = d.take(8); err == nil {
-				d.push(math.Float64frombits(binary.BigEndian.Uint64(b)), 0)
+				d.push(d.slabs.float(math.Float64frombits(binary.BigEndian.Uint64(b))), 0)
 			}
 		case opShortBinunicode:
 			var b []byte
@@ -414,10 +432,10 @@ func (d *decoder) run() (any, error) {
 			d.fence = len(d.stack)
 		case opEmptyList:
 			err = d.account(64)
-			d.push(&listNode{}, 1)
+			d.push(d.slabs.node(), 1)
 		case opEmptyDict:
 			err = d.account(64)
-			d.push(&Dict{}, 1)
+			d.push(d.slabs.dict(), 1)
 		case opEmptyTuple:
 			d.push(emptyTupleValue, 1)
 		case opEmptySet:
@@ -650,8 +668,23 @@ func (d *decoder) pushString(b []byte) error {
 	if err := d.account(len(b) + 16); err != nil {
 		return err
 	}
-	d.push(string(b), 0)
+	if d.cfg.ZeroCopy && len(b) > 0 && d.inInput(b) {
+		d.push(d.slabs.boxString(unsafe.String(&b[0], len(b))), 0)
+		return nil
+	}
+	d.push(d.slabs.str(b), 0)
 	return nil
+}
+
+// inInput reports whether b is part of the input (rather than text the
+// decoder made, such as an unescaped string).
+func (d *decoder) inInput(b []byte) bool {
+	if len(d.data) == 0 || len(b) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(&d.data[0]))
+	p := uintptr(unsafe.Pointer(&b[0]))
+	return p >= start && p+uintptr(len(b)) <= start+uintptr(len(d.data))
 }
 
 func (d *decoder) loadUnicode(n uint64) error {
@@ -673,8 +706,15 @@ func (d *decoder) loadBytes(n uint64, bytearray bool) error {
 	if err := d.account(len(b) + 24); err != nil {
 		return err
 	}
-	c := make([]byte, len(b))
-	copy(c, b)
+	var c []byte
+	if d.cfg.ZeroCopy {
+		c = b[:len(b):len(b)]
+	} else {
+		c = bytes.Clone(b)
+		if c == nil {
+			c = []byte{}
+		}
+	}
 	if bytearray {
 		d.push(ByteArray(c), 0)
 	} else {
@@ -868,6 +908,15 @@ func (d *decoder) appendTo(x int) error {
 			return err
 		}
 		d.changing(t)
+		if t.items == nil {
+			t.items = d.slabs.itemSlice(len(items))[:0]
+		} else if len(t.items)+len(items) > cap(t.items) {
+			// Double: append grows large slices by a quarter, which on a
+			// long list allocates and copies several times its size.
+			grown := make([]any, len(t.items), max(2*cap(t.items), len(t.items)+len(items)))
+			copy(grown, t.items)
+			t.items = grown
+		}
 		for _, it := range items {
 			t.items = append(t.items, it.v)
 		}
@@ -945,39 +994,41 @@ func (d *decoder) setItems(x int) error {
 
 // fillDict sets the key, value pairs of items in dict.
 func (d *decoder) fillDict(dict *Dict, items []slot) error {
-	if len(dict.entries) == 0 && dict.index == nil && len(items) <= 2*smallDict {
-		// The common case, a small dict filled at once: check keys
-		// against each other directly.
-		if cap(dict.entries) < len(items)/2 {
-			dict.entries = make([]dictEntry, 0, len(items)/2)
+	n := len(items) / 2
+	if len(dict.entries) == 0 && dict.index == nil && n <= smallDict {
+		// The common case, a small dict filled at once. String keys are
+		// checked for duplicates through a signature (length and a few
+		// bytes), which tells different keys apart without comparing them.
+		if cap(dict.entries) < n {
+			dict.entries = d.slabs.entrySlice(n)
 		}
+		var sigs [smallDict]uint64
+		allStr := true
+	next:
 		for i := 0; i < len(items); i += 2 {
 			k, v := items[i].v, d.val(items[i+1].v)
-			dup := -1
-			if s, ok := k.(string); ok {
+			if s, ok := k.(string); ok && allStr {
+				sig := strSig(s)
 				for j := range dict.entries {
-					if ks, ok := dict.entries[j].key.(string); ok && ks == s {
-						dup = j
-						break
+					if sigs[j] == sig && dict.entries[j].key.(string) == s {
+						dict.entries[j].value = v
+						continue next
 					}
 				}
-				if dup < 0 && dict.hasNonString() {
-					dup, _ = dict.find(k)
-				}
-			} else {
-				var err error
-				if dup, err = dict.find(k); err != nil {
-					return err
-				}
+				sigs[len(dict.entries)] = sig
+				dict.entries = append(dict.entries, dictEntry{k, v})
+				continue
+			}
+			allStr = false
+			dup, err := dict.find(k)
+			if err != nil {
+				return err
 			}
 			if dup >= 0 {
 				dict.entries[dup].value = v
 				continue
 			}
 			dict.entries = append(dict.entries, dictEntry{k, v})
-		}
-		if len(dict.entries) > smallDict {
-			dict.rebuildIndex()
 		}
 		return nil
 	}
@@ -987,6 +1038,15 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		}
 	}
 	return nil
+}
+
+// strSig summarizes a string: equal strings have equal signatures.
+func strSig(s string) uint64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	return uint64(n) | uint64(s[0])<<32 | uint64(s[n/2])<<40 | uint64(s[n-1])<<48
 }
 
 func (d *decoder) loadAdditems() error {
@@ -1034,7 +1094,7 @@ func (d *decoder) loadTupleN(n int) error {
 		return err
 	}
 	d.stack = d.stack[:k]
-	d.push(Tuple(t), depth)
+	d.push(d.slabs.tuple(t), depth)
 	return nil
 }
 
@@ -1052,7 +1112,7 @@ func (d *decoder) loadTuple() error {
 		return err
 	}
 	d.stack = d.stack[:k]
-	d.push(Tuple(t), depth)
+	d.push(d.slabs.tuple(t), depth)
 	return nil
 }
 
@@ -1069,7 +1129,9 @@ func (d *decoder) loadList() error {
 	if err := d.account(64); err != nil {
 		return err
 	}
-	d.push(&listNode{items: l}, depth)
+	n := d.slabs.node()
+	n.items = l
+	d.push(n, depth)
 	return nil
 }
 
@@ -1096,7 +1158,7 @@ func (d *decoder) loadDict() error {
 	if err := d.account(64 + 20*len(items)); err != nil {
 		return err
 	}
-	dict := &Dict{}
+	dict := d.slabs.dict()
 	if err := d.fillDict(dict, items); err != nil {
 		return err
 	}

@@ -526,3 +526,27 @@ func TestTrailingData(t *testing.T) {
 	// As pickle.loads, bytes after STOP are ignored.
 	assert.Equal(t, int64(1), decode(t, "K\x01.garbage"))
 }
+
+func TestZeroCopy(t *testing.T) {
+	data, err := Marshal([]any{"text", []byte("bin"), ByteArray("ba"), strings.Repeat("long", 1000)})
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, DecodeOptions{ZeroCopy: true}.Unmarshal(data, &v))
+	l := v.([]any)
+	assert.Equal(t, []any{"text", []byte("bin"), ByteArray("ba"), strings.Repeat("long", 1000)}, l)
+	b := l[1].([]byte)
+	assert.True(t, &b[0] == &data[bytes.Index(data, []byte("bin"))], "bytes alias the input")
+	n := allocated(func() { _ = DecodeOptions{ZeroCopy: true}.Unmarshal(data, &v) })
+	assert.Less(t, n, uint64(2000), "the long string is not copied")
+
+	// The stream decoder gives each pickle its own buffer.
+	var stream bytes.Buffer
+	_ = NewEncoder(&stream).Encode("first")
+	_ = NewEncoder(&stream).Encode("second")
+	dec := DecodeOptions{ZeroCopy: true}.NewDecoder(&stream)
+	var a, c any
+	require.NoError(t, dec.Decode(&a))
+	require.NoError(t, dec.Decode(&c))
+	assert.Equal(t, "first", a)
+	assert.Equal(t, "second", c)
+}

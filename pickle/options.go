@@ -96,6 +96,15 @@ type DecodeOptions struct {
 	// in order (Python's buffers argument to pickle.loads). They are not
 	// copied.
 	Buffers [][]byte
+
+	// ZeroCopy makes decoded strings, bytes and bytearrays share memory
+	// with the input instead of copying it, which makes decoding large
+	// pickles of text and binary data much faster. The caller must then
+	// never modify the input while any decoded value is in use: strings
+	// would change, breaking Go's guarantee that strings are immutable.
+	// Use it when the input buffer is handed over, as a received message
+	// usually is.
+	ZeroCopy bool
 }
 
 // decodeConfig is DecodeOptions with defaults applied.

@@ -210,6 +210,10 @@ func (dec *Decoder) Decode(v any) error {
 	}
 	data := dec.buf[dec.off : dec.off+n]
 	dec.off += n
+	if dec.cfg.ZeroCopy {
+		// The buffer is reused for what follows: give the values their own.
+		data = bytes.Clone(data)
+	}
 	val, _, err := decodePickle(&dec.cfg, data)
 	if err != nil {
 		return err
