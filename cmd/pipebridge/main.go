@@ -9,6 +9,8 @@
 //	pipebridge echo --dial ADDRESS [--authkey-env VAR] [--mode objects|bytes] [--protocol N]
 //	pipebridge dial ADDRESS [--authkey-env VAR] [--json] [--protocol N] [--wait D]
 //	pipebridge listen ADDRESS [--authkey-env VAR] [--insecure] [--json] [--protocol N] [--wait D]
+//	pipebridge repickle [--protocol N] < in.pkl > out.pkl
+//	pipebridge dis < in.pkl
 //
 // demo starts Python and runs the two classic Pipe examples with Go as one
 // of the processes, printing what crosses.
@@ -25,6 +27,11 @@
 // JSON value, sent as one object; each object that arrives is printed on
 // one line, as a Python repr or (--json) as JSON. Run 'pipebridge dial -h'
 // for the syntax and the mapping.
+//
+// repickle decodes the pickle on standard input and writes it again, at the
+// protocol it was written in or at --protocol N; dis lists its opcodes as
+// Python's pickletools.dis does. Invalid input makes repickle exit 1 with
+// one line on standard error and nothing on standard output.
 //
 // ADDRESS is "host:port" for TCP, a path for a Unix socket, or "@name" for
 // a Linux abstract socket. The authentication key, Python's authkey, is
@@ -84,6 +91,8 @@ var commands = []command{
 	{"echo", "echo every message received on a connection back to its sender", runEcho},
 	{"dial", "connect to a Listener; send objects typed on stdin, print what arrives", runDial},
 	{"listen", "accept one connection; send objects typed on stdin, print what arrives", runListen},
+	{"repickle", "decode a pickle from stdin and write it again, at its own or another protocol", runRepickle},
+	{"dis", "list the opcodes of a pickle read from stdin, as pickletools.dis does", runDis},
 }
 
 // usageError is a mistake in the command line: exit status 2.
