@@ -841,7 +841,74 @@ func (e *encoder) saveList(l []any, aliases []memoKey) error {
 	defer func() { e.depth-- }()
 	e.emptyList()
 	e.memoize(key, aliases)
-	return e.batchAppendsExact(len(l), func(i int) error { return e.save(l[i]) })
+	return e.appendItems(l)
+}
+
+// appendItems writes the items of an exact list as batchAppendsExact
+// does, without a call through a function value per item.
+func (e *encoder) appendItems(l []any) error {
+	n := len(l)
+	if e.proto == 0 || n == 1 {
+		return e.batchAppendsExact(n, func(i int) error { return e.save(l[i]) })
+	}
+	for i := 0; i < n; {
+		e.buf = append(e.buf, opMark)
+		end := min(n, i+batchSize)
+		for ; i < end; i++ {
+			if err := e.saveItem(l[i]); err != nil {
+				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+			}
+		}
+		e.buf = append(e.buf, opAppends)
+	}
+	return nil
+}
+
+// saveItem is save with the common scalars written inline.
+func (e *encoder) saveItem(v any) error {
+	if e.opts.PersistentID == nil && e.proto >= 1 {
+		switch x := v.(type) {
+		case float64:
+			e.boundary()
+			e.buf = append(e.buf, opBinfloat)
+			e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(x))
+			return nil
+		case int64:
+			if x >= 0 && x <= 0xff {
+				e.boundary()
+				e.buf = append(e.buf, opBinint1, byte(x))
+				return nil
+			}
+			if x >= math.MinInt32 && x <= math.MaxInt32 {
+				e.boundary()
+				if x >= 0 && x <= 0xffff {
+					e.buf = append(e.buf, opBinint2, byte(x), byte(x>>8))
+				} else {
+					e.buf = append(e.buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+				}
+				return nil
+			}
+		case bool:
+			if e.proto >= 2 {
+				e.boundary()
+				if x {
+					e.buf = append(e.buf, opNewtrue)
+				} else {
+					e.buf = append(e.buf, opNewfalse)
+				}
+				return nil
+			}
+		case nil:
+			e.boundary()
+			e.buf = append(e.buf, opNone)
+			return nil
+		case string:
+			e.alias = nil
+			e.boundary()
+			return e.saveStr(x, nil)
+		}
+	}
+	return e.save(v)
 }
 
 func (e *encoder) emptyList() {
@@ -1074,16 +1141,34 @@ func (e *encoder) saveDict(d *Dict, aliases []memoKey) error {
 	defer func() { e.depth-- }()
 	e.emptyDict()
 	e.memoize(key, aliases)
-	return e.batchSetitemsExact(len(d.entries), func(i int) error {
-		k, v := d.entries[i].key, d.entries[i].value
-		if err := e.save(k); err != nil {
-			return within(err, func() string { return "[" + keyPath(k) + "](key)" })
+	n := len(d.entries)
+	if e.proto == 0 || n <= 1 {
+		return e.batchSetitemsExact(n, func(i int) error { return e.saveEntry(d.entries[i]) })
+	}
+	for i := 0; ; {
+		e.buf = append(e.buf, opMark)
+		end := min(n, i+batchSize)
+		full := end-i == batchSize
+		for ; i < end; i++ {
+			if err := e.saveEntry(d.entries[i]); err != nil {
+				return err
+			}
 		}
-		if err := e.save(v); err != nil {
-			return within(err, func() string { return "[" + keyPath(k) + "]" })
+		e.buf = append(e.buf, opSetitems)
+		if !full {
+			return nil
 		}
-		return nil
-	})
+	}
+}
+
+func (e *encoder) saveEntry(en dictEntry) error {
+	if err := e.saveItem(en.key); err != nil {
+		return within(err, func() string { return "[" + keyPath(en.key) + "](key)" })
+	}
+	if err := e.saveItem(en.value); err != nil {
+		return within(err, func() string { return "[" + keyPath(en.key) + "]" })
+	}
+	return nil
 }
 
 func (e *encoder) saveOgrekDict(d ogórek.Dict) error {

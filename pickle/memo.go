@@ -66,7 +66,7 @@ func (m *memoTable) put(k memoKey, idx int32) {
 
 func (m *memoTable) grow() {
 	old := m.slots
-	size := max(64, 2*len(old))
+	size := max(8, 2*len(old))
 	m.slots = make([]memoEntry, size)
 	m.shift = uint(64 - bitsLen(uint64(size-1)))
 	m.n = 0
@@ -101,7 +101,7 @@ func bitsLen(x uint64) int {
 // the table keeps encoding large values from becoming a sequence of cache
 // misses. Pickles with fewer strings are identical to CPython's.
 const (
-	strMemoExact = 1 << 16
+	strMemoExact = 1 << 12
 	strCacheBits = 13
 )
 
@@ -111,14 +111,17 @@ type strMemo struct {
 }
 
 func (s *strMemo) get(k memoKey) (int32, bool) {
-	if idx, ok := s.exact.get(k); ok {
-		return idx, true
+	if s.cache == nil {
+		return s.exact.get(k)
 	}
-	if s.cache != nil {
-		e := &s.cache[strCacheSlot(k)]
-		if e.p == k.p && e.nk == uint64(k.n)<<8|uint64(k.k) {
-			return e.idx, true
-		}
+	nk := uint64(k.n)<<8 | uint64(k.k)
+	e := &s.cache[strCacheSlot(k)]
+	if e.p == k.p && e.nk == nk {
+		return e.idx, true
+	}
+	if idx, ok := s.exact.get(k); ok {
+		*e = memoEntry{p: k.p, nk: nk, idx: idx} // found faster next time
+		return idx, true
 	}
 	return 0, false
 }
@@ -147,6 +150,7 @@ func (s *strMemo) put(k memoKey, idx int32) {
 // of the key (offset in the cell, length, kind and Go type); keys sharing a
 // cell (a slice and a shorter slice of it, say) go to an overflow map.
 type pageMemo struct {
+	small  memoTable // the first pageMemoSmall keys, so small pickles need no pages
 	dir    map[uintptr]*memoPage
 	recent [16]struct {
 		page uintptr
@@ -157,9 +161,10 @@ type pageMemo struct {
 }
 
 const (
-	pageShift = 13
-	cellShift = 4
-	maxTypeID = 1<<12 - 1
+	pageMemoSmall = 1 << 10
+	pageShift     = 13
+	cellShift     = 4
+	maxTypeID     = 1<<12 - 1
 )
 
 type memoCell struct {
@@ -218,7 +223,15 @@ func cellOf(p unsafe.Pointer) uintptr {
 }
 
 func (m *pageMemo) get(k memoKey) (int32, bool) {
-	if k.p == nil || m.dir == nil {
+	if k.p == nil {
+		return 0, false
+	}
+	if m.small.n > 0 {
+		if idx, ok := m.small.get(k); ok {
+			return idx, true
+		}
+	}
+	if m.dir == nil {
 		return 0, false
 	}
 	if ck, ok := m.check(k, false); ok {
@@ -237,6 +250,10 @@ func (m *pageMemo) get(k memoKey) (int32, bool) {
 
 func (m *pageMemo) put(k memoKey, idx int32) {
 	if k.p == nil {
+		return
+	}
+	if m.small.n < pageMemoSmall {
+		m.small.put(k, idx)
 		return
 	}
 	if ck, ok := m.check(k, true); ok {
