@@ -1032,6 +1032,12 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		}
 		return nil
 	}
+	if need := len(dict.entries) + n; need > cap(dict.entries) {
+		// Double, as for lists: a big dict arrives in batches of 1000.
+		grown := make([]dictEntry, len(dict.entries), max(2*cap(dict.entries), need))
+		copy(grown, dict.entries)
+		dict.entries = grown
+	}
 	for i := 0; i < len(items); i += 2 {
 		if err := dict.Set(d.val(items[i].v), d.val(items[i+1].v)); err != nil {
 			return err
@@ -1072,6 +1078,11 @@ func (d *decoder) loadAdditems() error {
 	}
 	if err := d.account(24 * len(items)); err != nil {
 		return err
+	}
+	if need := len(set.items) + len(items); need > cap(set.items) {
+		grown := make([]any, len(set.items), max(2*cap(set.items), need))
+		copy(grown, set.items)
+		set.items = grown
 	}
 	var depth int32
 	for _, it := range items {
