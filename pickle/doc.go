@@ -7,111 +7,126 @@
 //	var v any
 //	err = pickle.Unmarshal(data, &v) // v is a *pickle.Dict
 //
-// [EncodeOptions] and [DecodeOptions] select the protocol, hooks and limits;
-// [Encoder] and [Decoder] work on streams of pickles.
+// [EncodeOptions] and [DecodeOptions] choose the protocol, hooks and
+// limits; [Encoder] and [Decoder] read and write streams of pickles;
+// [EncodeOptions.AppendMarshal] appends to a caller's buffer. Options are
+// plain values, never modified, safe to share between goroutines; so are
+// Marshal and Unmarshal. An Encoder or Decoder serves one goroutine.
 //
 // # Values
 //
 // Decoding into an any builds values of this package's model; encoding
-// accepts that model and plain Go values. The arrows give the direction:
+// accepts that model and plain Go values. Arrows give the direction:
 //
-//	Python                        Go
-//	------                        --
-//	None                     ↔    nil (also nil pointers and interfaces →)
-//	bool                     ↔    bool
-//	int                      ↔    int64 when it fits, else *big.Int
-//	int                      ←    int, int8…int32, uint…uint64 (beyond int64 too), big.Int
-//	float                    ↔    float64 (nan, ±inf and -0.0 kept)
-//	float                    ←    float32
-//	complex                  ↔    complex128 (complex64 →)
-//	str                      ↔    string: UTF-8; lone surrogates as their 3-byte sequences
-//	bytes                    ↔    []byte ([N]byte and other byte slices →)
-//	bytearray                ↔    ByteArray
-//	Python 2 str             ↔    string, ByteString or []byte on decoding: see Py2Str; ByteString →
-//	list                     ↔    []any (other slices and arrays →; a nil slice → empty list)
-//	tuple                    ↔    Tuple
-//	dict                     ↔    *Dict: insertion order and Python key equality
-//	dict                     ←    maps (keys in sorted order; a nil map → empty dict)
-//	dict                     ←    structs: field name → value, with `pickle` tags
-//	set                      ↔    *Set
-//	frozenset                ↔    *FrozenSet
-//	class or function        ↔    Global{Module, Name}
-//	other objects            ↔    *Object: callable, arguments, state, items
-//	persistent id            ↔    PersistentRef (or DecodeOptions.PersistentLoad's value)
-//	PickleBuffer             ↔    PickleBuffer (protocol 5 out-of-band buffers)
-//	what MarshalPickle gives ←    Marshaler
-//	og-rek values            ←    ogórek.None, Tuple, Bytes, ByteString, Dict, Class, Call, Ref
+//	Python                   Go
+//	------                   --
+//	None                ↔    nil (and → from nil pointers and interfaces)
+//	bool                ↔    bool
+//	int                 ↔    int64 when it fits, else *big.Int
+//	int                 ←    int, int8…int32, uint…uint64 (beyond int64 too), big.Int
+//	float               ↔    float64 (nan, ±inf and -0.0 kept, NaN payloads too)
+//	float               ←    float32
+//	complex             ↔    complex128 (and ← complex64)
+//	str                 ↔    string: UTF-8, lone surrogates as their 3-byte sequences
+//	bytes               ↔    []byte (and ← [N]byte, other byte slices)
+//	bytearray           ↔    ByteArray
+//	Python 2 str        →    string, ByteString or []byte: see Py2Str
+//	Python 2 str        ←    ByteString
+//	list                ↔    []any (and ← other slices and arrays; a nil slice is [])
+//	tuple               ↔    Tuple
+//	dict                ↔    *Dict: insertion order and Python key equality
+//	dict                ←    maps (keys in sorted order; a nil map is {})
+//	dict                ←    structs: field name → value, with `pickle` tags
+//	set                 ↔    *Set
+//	frozenset           ↔    *FrozenSet
+//	class or function   ↔    Global{Module, Name}
+//	any other object    ↔    *Object: how Python builds it, and its state
+//	persistent id       ↔    PersistentRef (or what DecodeOptions.PersistentLoad returns)
+//	PickleBuffer        ↔    PickleBuffer (protocol 5 out-of-band buffers)
+//	anything            ←    a Marshaler's MarshalPickle result
+//	og-rek's values     ←    ogórek.None, Tuple, Bytes, ByteString, Dict, Class, Call, Ref
 //
-// Python int equal to 1, 1.0, True and complex(1, 0) are the same dict key
-// or set element, as in Python; [Equal] is Python's == on these values.
-// Strings hold UTF-8; since Python allows lone surrogates in str (and
-// pickles them with "surrogatepass"), they decode to their 3-byte
-// encodings so that re-encoding is lossless, and the encoder accepts them.
+// Numbers that Python finds equal are the same dict key or set element
+// (1, 1.0, True and 1+0j); [Equal] is Python's == on these values. A str
+// holds UTF-8: Python allows lone surrogates in str and pickles them with
+// "surrogatepass", so they decode to their 3-byte encodings (also from the
+// \udXXX escapes of protocol 0), and re-encode unchanged.
 //
 // An object of any class decodes to an [*Object] recording how Python
 // builds it: REDUCE (Callable(*Args)), NEWOBJ and NEWOBJ_EX
-// (Callable.__new__(Callable, *Args, **Kwargs), New set), or Python 2's
-// INST and OBJ (Inst set), followed by APPENDS (ListItems), SETITEMS
-// (DictItems) and BUILD (State). Re-encoding it writes the opcodes from
-// which Python builds an equal object, so values cross Go unchanged even
-// when Go knows nothing about their class. A few standard reductions with
-// a certain meaning decode to native values: set(), frozenset(), bytes(),
-// bytearray(), complex(), _codecs.encode(s, 'latin1') (how protocols 0-2
-// write bytes), getattr(Global, name) (how they name nested classes) and
-// copyreg's __newobj__, __newobj_ex__ and _reconstructor(cls, object,
-// None) (plain instances at protocols 0 and 1, written back the same way).
+// (Callable.__new__(Callable, *Args, **Kwargs), with New set) or Python 2's
+// INST and OBJ (Inst set), then APPENDS (ListItems), SETITEMS (DictItems)
+// and BUILD (State). Encoding it writes the opcodes from which Python
+// builds an equal object, so objects cross Go unchanged even when Go knows
+// nothing of their class. A few standard constructions whose meaning is
+// certain decode to native values: set(), frozenset(), bytes(),
+// bytearray() and complex() calls, _codecs.encode(s, 'latin1') (bytes at
+// protocols 0-2), getattr(Global, name) (nested class names at protocols
+// 0-3), and copyreg's __newobj__, __newobj_ex__ and _reconstructor (how
+// protocols 0 and 1 write instances, and how they are written back).
 //
-// Lists are []any. A list appended to itself, or shared between places,
-// decodes to one backing array: every place holds the same slice, so the
-// encoder, which memoizes slices by address, writes the sharing back.
+// Lists are []any. A list shared between places, or containing itself,
+// decodes to one backing array that every place holds, and the encoder,
+// which knows slices by address, writes the sharing back. Pointers, maps,
+// slices and the model's containers reached more than once are written
+// once and referred to through the memo, so Python sees the same sharing,
+// and cycles end. (Strings are memoized as CPython does, but only the
+// first few thousand, and recent ones, are looked up again: sharing of
+// immutable strings does not change what Python rebuilds.)
 //
 // Struct fields encode under their Go name unless a `pickle:"name"` tag
-// says otherwise; `pickle:"-"` skips a field and `pickle:",omitempty"`
-// skips an empty one; embedded structs are flattened as by encoding/json.
-// Pointers, maps, slices and model containers reached more than once are
-// written once and referred to through the memo, so Python sees the same
-// sharing and cycles terminate.
-//
-// Decoding into typed Go values (structs, []T) is not implemented yet:
-// Unmarshal needs a *any.
+// says otherwise; `pickle:"-"` skips a field, `pickle:",omitempty"` skips
+// an empty one, and embedded structs are flattened as encoding/json
+// flattens them. Decoding into typed Go values (structs, []T) is not
+// implemented yet: Unmarshal takes a *any.
 //
 // # Protocols
 //
-// Marshal writes protocol 4 ([DefaultProtocol]), which Python 3.4 and
-// later read; Python 2 reads protocols 0 to 2. EncodeOptions.Protocol
-// picks another (use [Protocol0] for 0). The encoder follows CPython's C
-// pickler opcode for opcode — short forms, MEMOIZE, FRAME at protocol 4
-// and up with large bytes outside frames, batches of 1000 — so its output
-// is as compact as CPython's, and byte-identical for the same object where
-// Go can tell shared objects apart. At protocols 0 to 2 module names are
-// written in their Python 2 spelling (fix_imports) and bytes as
-// _codecs.encode calls, as CPython does; decoding maps Python 2 names to
-// Python 3 ones. [Protocol] reports the protocol of a pickle.
+// Marshal writes protocol 4 ([DefaultProtocol]), which Python 3.4 and later
+// read and Python 3.8 to 3.13 send; Python 2 reads protocols 0 to 2.
+// EncodeOptions.Protocol picks another ([Protocol0] for 0). The encoder
+// follows CPython's C pickler opcode for opcode: short forms, MEMOIZE,
+// FRAME from protocol 4 with large payloads outside frames, batches of
+// 1000, Python 2 module names and _codecs.encode for bytes at protocols
+// 0-2. Its output is as compact as CPython's, and for values decoded from
+// CPython's pickles it is byte for byte the same. Decoding applies
+// Python's fix_imports to protocols 0-2, so globals carry Python 3 names.
+// [Protocol] tells which protocol a pickle uses.
 //
 // # Security
 //
-// Decoding never imports modules, calls functions or runs any code: a
-// class or function is only its name (a Global) and an object only the
-// description of its construction (an *Object). Any input is therefore
-// safe to decode, including pickles from untrusted peers, as long as the
-// limits below bound the memory and time it may take. Errors are typed:
-// a [*DecodeError] gives the opcode, its offset and the cause, one of the
-// sentinel errors of this package or a [*LimitError].
+// Decoding never imports modules, calls functions or runs code: a class or
+// function is only a name (Global), an object only the description of its
+// construction (*Object). Any input is therefore safe to decode, pickles
+// from untrusted peers included, within the limits below on memory and
+// time. No pass of this package recurses on the Go stack beyond a fixed
+// depth. Errors are typed: a [*DecodeError] gives the opcode, its offset
+// and the cause, a sentinel error of this package or a [*LimitError];
+// an [*EncodeError] gives the Go path of the value that failed.
 //
 // # Limits
 //
 // DecodeOptions bounds what one pickle may ask for; the zero value gives
-// these defaults:
+// these defaults (zero means the default, negative means no limit):
 //
-//	MaxDepth         10000    nesting of containers and objects
+//	MaxDepth         10000    nesting of containers and objects (at most 100000)
 //	MaxMemo          16M      memo entries
 //	MaxStringLen     1 GiB    one str, bytes or bytearray
 //	MaxContainerLen  64M      items of one list, tuple, dict or set
-//	MaxAllocFactor   128      memory allocated, as a multiple of the pickle's size (+1 MiB)
+//	MaxAllocFactor   128      memory allocated, as a multiple of the pickle's size, plus 1 MiB
 //
 // A declared length is checked against the limit and the remaining input
-// before anything is allocated, so a 100-byte pickle claiming 2^60 bytes
-// fails at once. Nesting is counted while decoding, so a million nested
-// lists fail quickly with a *LimitError; no pass of this package recurses
-// on the Go stack beyond a fixed bound.
+// before anything is allocated, so a 100-byte pickle that claims 2^60
+// bytes fails at once; the stream Decoder grows its buffer only as data
+// arrives. Nesting is counted as values are built, so a million nested
+// lists fail quickly with a *LimitError.
+//
+// # Speed
+//
+// The decoder takes boxed numbers, strings and small containers from
+// shared chunks rather than allocating each, and DecodeOptions.ZeroCopy
+// lets strings and bytes share the input's memory. The encoder finds
+// values already written through address-ordered tables that stay in the
+// processor's cache. testdata/bench.py and TestCompareCPython compare both
+// with CPython.
 package pickle

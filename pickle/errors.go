@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // Sentinel causes carried by [DecodeError]. Match them with [errors.Is].
@@ -76,7 +77,7 @@ type DecodeError struct {
 func (e *DecodeError) Error() string {
 	cause := "<nil>"
 	if e.Err != nil {
-		cause = e.Err.Error()
+		cause = strings.TrimPrefix(e.Err.Error(), "pickle: ")
 	}
 	if e.Opcode == 0 {
 		return "pickle: at offset " + strconv.FormatInt(e.Offset, 10) + ": " + cause
@@ -116,7 +117,7 @@ func (e *EncodeError) Error() string {
 	if where == "" {
 		where = "top-level value"
 	}
-	return "pickle: cannot encode " + where + ": " + e.Err.Error()
+	return "pickle: cannot encode " + where + ": " + strings.TrimPrefix(e.Err.Error(), "pickle: ")
 }
 
 func (e *EncodeError) Unwrap() error { return e.Err }

@@ -57,9 +57,8 @@ type DecodeOptions struct {
 	Py2Str Py2Str
 
 	// MaxDepth bounds the nesting of containers and objects. Zero means
-	// DefaultMaxDepth (10000); negative means no limit (the recursive
-	// helpers of this package still refuse values nested more than
-	// 100000 deep instead of exhausting the Go stack).
+	// DefaultMaxDepth (10000); negative, or more than 100000, means 100000:
+	// deeper values would exhaust the Go stack of recursive consumers.
 	MaxDepth int
 
 	// MaxMemo bounds the number of memo entries. Zero means
@@ -105,7 +104,39 @@ type DecodeOptions struct {
 	// Use it when the input buffer is handed over, as a received message
 	// usually is.
 	ZeroCopy bool
+
+	// UnknownFields says what decoding a dict into a struct does with a
+	// key that matches none of the struct's fields and that no ",extra"
+	// field collects: IgnoreUnknown (the zero value) skips it, as
+	// encoding/json does; RejectUnknown fails with an *UnmarshalTypeError
+	// matching ErrUnknownField.
+	UnknownFields UnknownPolicy
+
+	// UnknownClasses says what decoding into a struct does with an
+	// instance of a Python class that is not registered for the struct's
+	// type: IgnoreUnknown (the zero value) decodes the instance's
+	// attributes as it would a dict's items; RejectUnknown fails with an
+	// *UnmarshalTypeError matching ErrUnknownClass. Either way a ",class"
+	// field records the class, and an any or *Object target keeps the
+	// whole object.
+	UnknownClasses UnknownPolicy
+
+	// Registry maps Python classes to Go types (see Registry). Nil means
+	// DefaultRegistry.
+	Registry *Registry
 }
+
+// UnknownPolicy says what decoding does with what a Go type has no place
+// for; see DecodeOptions.UnknownFields and UnknownClasses.
+type UnknownPolicy uint8
+
+const (
+	// IgnoreUnknown skips unknown dict keys and decodes instances of
+	// unknown classes by their attributes.
+	IgnoreUnknown UnknownPolicy = iota
+	// RejectUnknown makes them an error.
+	RejectUnknown
+)
 
 // decodeConfig is DecodeOptions with defaults applied.
 type decodeConfig struct {
@@ -169,6 +200,10 @@ type EncodeOptions struct {
 	// protocols 2 and up: a Global in it is written as its EXT code.
 	// Codes must be between 1 and 2**31-1.
 	Extensions map[Global]int
+
+	// Registry maps Go types to the Python classes their values are
+	// written as (see Registry). Nil means DefaultRegistry.
+	Registry *Registry
 
 	// MaxDepth bounds the nesting of the value being encoded; deeper
 	// values (and cycles through values that the memo cannot refer to,

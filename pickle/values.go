@@ -68,6 +68,11 @@ type Object struct {
 	DictItems *Dict // items set on the object (dict subclasses); nil when none
 }
 
+// At protocols 0 and 1, where there is no NEWOBJ, an Object with New set
+// and no arguments is written as CPython writes instances:
+// copyreg._reconstructor(cls, base, state), with base list when ListItems
+// is not nil (even if empty), dict when DictItems is not nil, else object.
+
 // Class returns the Global naming the object's class or constructor, and
 // whether Callable is a Global.
 func (o *Object) Class() (Global, bool) {
