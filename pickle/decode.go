@@ -6,41 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"reflect"
 	"unsafe"
 )
-
-// Unmarshal decodes the pickle in data and stores the result in the value
-// pointed to by v, which must be a non-nil *any (typed targets are not
-// supported yet). Bytes after the pickle's STOP opcode are ignored, as
-// Python's pickle.loads ignores them.
-//
-// The value stored follows the table in the package documentation: None is
-// nil, int is int64 or *big.Int, str is string, bytes is []byte, list is
-// []any, tuple is Tuple, dict is *Dict, set is *Set, and objects of any
-// class are *Object. Nothing is imported or executed, so any input is safe
-// to decode; the limits of DecodeOptions bound the work it can cause.
-func Unmarshal(data []byte, v any) error {
-	return DecodeOptions{}.Unmarshal(data, v)
-}
-
-// Unmarshal is like the package's Unmarshal, with options o.
-func (o DecodeOptions) Unmarshal(data []byte, v any) error {
-	ptr, ok := v.(*any)
-	if !ok || ptr == nil {
-		if v == nil || reflect.TypeOf(v).Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
-			return fmt.Errorf("%w (got %T)", ErrUnsupportedTarget, v)
-		}
-		return fmt.Errorf("%w (got %T): decoding into typed values is not supported yet", ErrUnsupportedTarget, v)
-	}
-	cfg := o.config()
-	val, _, err := decodePickle(&cfg, data)
-	if err != nil {
-		return err
-	}
-	*ptr = val
-	return nil
-}
 
 // slot is a value on the stack or in the memo, with the nesting depth of
 // the value (so that deep nesting is refused as it is built).

@@ -197,8 +197,8 @@ func (dec *Decoder) more(need int) ([]byte, error) {
 // as Unmarshal does. At the end of the stream it returns io.EOF; a pickle
 // cut short gives a *DecodeError matching io.ErrUnexpectedEOF.
 func (dec *Decoder) Decode(v any) error {
-	if p, ok := v.(*any); !ok || p == nil {
-		return fmt.Errorf("%w (got %T)", ErrUnsupportedTarget, v)
+	if err := checkTarget(v); err != nil {
+		return err
 	}
 	s := scanner{buf: dec.buf[dec.off:], more: dec.more, maxString: dec.cfg.maxString}
 	n, err := s.scan()
@@ -214,12 +214,7 @@ func (dec *Decoder) Decode(v any) error {
 		// The buffer is reused for what follows: give the values their own.
 		data = bytes.Clone(data)
 	}
-	val, _, err := decodePickle(&dec.cfg, data)
-	if err != nil {
-		return err
-	}
-	*v.(*any) = val
-	return nil
+	return dec.cfg.unmarshal(data, v)
 }
 
 // An Encoder writes pickles to a stream, one per Encode call. Each pickle
