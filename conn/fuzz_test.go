@@ -287,7 +287,7 @@ func fuzzFrames(t *testing.T, stream, cuts []byte, mode byte) {
 	// counter advances a span at a time): a header that really made us
 	// allocate what it claims would cost far more.
 	var allowed uint64 = 4 << 20
-	k := 0                       // the frame expected next
+	k := 0 // the frame expected next
 	timeouts := 0
 	for call := 0; ; call++ {
 		want := model[k]
