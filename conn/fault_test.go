@@ -847,7 +847,7 @@ func faultSiege(t *testing.T, d *faultDriver) time.Duration {
 	attack(4, func(int) {
 		_, err := Dial(addr, &DialOptions{Auth: Auth{Key: []byte("wrong")}})
 		if !errors.Is(err, ErrAuthentication) {
-			count("attacker with the wrong key: " + errString(err))
+			count("attacker with the wrong key: " + faultErrString(err))
 		}
 	})
 	// Liars after the handshake: 1 GiB announced against a 1 MiB limit;
@@ -914,7 +914,7 @@ func faultHeapInUse() uint64 {
 	return s[0].Value.Uint64()
 }
 
-func errString(err error) string {
+func faultErrString(err error) string {
 	if err == nil {
 		return "<nil>"
 	}

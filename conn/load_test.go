@@ -109,17 +109,17 @@ type loadMemory struct {
 
 const loadSampleEvery = 50 * time.Millisecond
 
-func watchMemory(pids ...int) *loadMemory {
+func loadWatchMemory(pids ...int) *loadMemory {
 	// Reset this process's peak RSS, so that VmHWM is this test's own.
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	m := &loadMemory{pids: pids, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		for {
-			g := procStatusKiB("self", "VmRSS")
+			g := loadProcKiB("self", "VmRSS")
 			var p uint64
 			for _, pid := range m.pids {
-				p += procStatusKiB(strconv.Itoa(pid), "VmRSS")
+				p += loadProcKiB(strconv.Itoa(pid), "VmRSS")
 			}
 			m.mu.Lock()
 			m.goRSS = append(m.goRSS, g)
@@ -150,13 +150,13 @@ func (m *loadMemory) flat(t *testing.T, what string, samples []uint64, slackKiB 
 	}
 	half := len(samples) / 2
 	// Skip the first quarter: connections being set up, buffers growing.
-	first := slicesMax(samples[len(samples)/4 : half])
-	second := slicesMax(samples[half:])
+	first := loadMax(samples[len(samples)/4 : half])
+	second := loadMax(samples[half:])
 	assert.LessOrEqual(t, second, first+first/4+slackKiB,
 		"%s grew: peak %d KiB in the first half, %d KiB in the second", what, first, second)
 }
 
-func slicesMax(s []uint64) uint64 {
+func loadMax(s []uint64) uint64 {
 	var m uint64
 	for _, x := range s {
 		m = max(m, x)
@@ -164,8 +164,8 @@ func slicesMax(s []uint64) uint64 {
 	return m
 }
 
-// procStatusKiB reads one "Name:   123 kB" line of /proc/PID/status.
-func procStatusKiB(pid, name string) uint64 {
+// loadProcKiB reads one "Name:   123 kB" line of /proc/PID/status.
+func loadProcKiB(pid, name string) uint64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
@@ -345,7 +345,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 	for i, pr := range procs {
 		pids[i] = pr.cmd.Pid
 	}
-	mem := watchMemory(pids...)
+	mem := loadWatchMemory(pids...)
 	start := time.Now()
 
 	var py loadSummary
@@ -377,7 +377,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 	assert.Empty(t, tally.errs)
 	loadSameCounts(t, py.PerClient, tally)
 	assert.Equal(t, py.Messages, tally.total())
-	goHWM := procStatusKiB("self", "VmHWM")
+	goHWM := loadProcKiB("self", "VmHWM")
 	t.Logf("%d Python clients (%d interpreters) → Go Listener: %d messages, %.1f MB of payload in %v: %.0f messages/s; peak RSS: Go %d MiB, Python %s",
 		loadClients, len(procs), py.Messages, float64(tally.bytes)/1e6, elapsed.Round(time.Millisecond), float64(py.Messages)/elapsed.Seconds(),
 		goHWM>>10, strings.Join(maxRSS, ", "))
@@ -428,7 +428,7 @@ func TestLoadPythonListenerGoClients(t *testing.T) {
 	require.NotEmpty(t, addr)
 
 	dur := loadDuration()
-	mem := watchMemory(cmd.Process.Pid)
+	mem := loadWatchMemory(cmd.Process.Pid)
 	tally := newLoadTally()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -453,7 +453,7 @@ func TestLoadPythonListenerGoClients(t *testing.T) {
 	assert.Equal(t, loadClients, py.Connections)
 	loadSameCounts(t, py.PerClient, tally)
 	assert.Equal(t, py.Messages, tally.total())
-	goHWM := procStatusKiB("self", "VmHWM")
+	goHWM := loadProcKiB("self", "VmHWM")
 	t.Logf("%d Go clients → Python %s Listener: %d messages, %.1f MB of payload in %v: %.0f messages/s; peak RSS: Go %d MiB, Python %d MiB",
 		loadClients, p.Short(), tally.total(), float64(tally.bytes)/1e6, elapsed.Round(time.Millisecond), float64(tally.total())/elapsed.Seconds(),
 		goHWM>>10, py.MaxRSSKiB>>10)
