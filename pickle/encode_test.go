@@ -3,9 +3,11 @@ package pickle
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -256,4 +258,23 @@ func TestEncodeDepth(t *testing.T) {
 	assert.ErrorIs(t, err, ErrEncodeDepth)
 	_, err = Marshal(v)
 	assert.NoError(t, err)
+}
+
+func TestEncodeDeterministic(t *testing.T) {
+	build := func() any {
+		d := NewDict()
+		for i := 0; i < 20000; i++ {
+			_ = d.Set(fmt.Sprintf("k%d", i), []any{fmt.Sprintf("v%d", i%50), "const", i})
+		}
+		return d
+	}
+	a, err := Marshal(build())
+	require.NoError(t, err)
+	runtime.GC()
+	b, err := Marshal(build())
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "the same value built twice, at other addresses, encodes the same")
+	var v any
+	require.NoError(t, Unmarshal(a, &v))
+	assert.True(t, Equal(build(), v))
 }

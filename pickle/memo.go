@@ -94,51 +94,116 @@ func bitsLen(x uint64) int {
 }
 
 // Strings (str, bytes, Python 2 str) are memoized as CPython memoizes
-// them, but a string seen again is only referred to if it is found in an
-// exact table of the first strMemoExact strings, or in a small
-// direct-mapped cache of recent ones. Sharing of immutable strings does
-// not change what Python rebuilds, only the size of the pickle; bounding
-// the table keeps encoding large values from becoming a sequence of cache
-// misses. Pickles with fewer strings are identical to CPython's.
-const (
-	strMemoExact = 1 << 12
-	strCacheBits = 13
-)
+// them, by identity. A table over every string of a large value would make
+// encoding a sequence of cache misses, so strings are looked up in two
+// generations of strMemoExact strings each: the current one and the one
+// before; a string found in the older moves to the current, and when the
+// current is full it becomes the older and the oldest is forgotten. Pickles
+// with fewer strings come out byte for byte as CPython's; in larger ones a
+// string not seen for a while is written again, which Python cannot tell
+// apart from a shared one. What is found depends only on the order of the
+// strings, never on memory addresses, so output is deterministic.
+const strMemoExact = 1 << 12
 
 type strMemo struct {
-	exact memoTable
-	cache []memoEntry // direct-mapped, 1 << strCacheBits entries
+	cur, prev strTable
 }
 
 func (s *strMemo) get(k memoKey) (int32, bool) {
-	if s.cache == nil {
-		return s.exact.get(k)
-	}
-	nk := uint64(k.n)<<8 | uint64(k.k)
-	e := &s.cache[strCacheSlot(k)]
-	if e.p == k.p && e.nk == nk {
-		return e.idx, true
-	}
-	if idx, ok := s.exact.get(k); ok {
-		*e = memoEntry{p: k.p, nk: nk, idx: idx} // found faster next time
+	if idx, ok := s.cur.get(k); ok {
 		return idx, true
+	}
+	if s.prev.n > 0 {
+		if idx, ok := s.prev.get(k); ok {
+			s.put(k, idx)
+			return idx, true
+		}
 	}
 	return 0, false
 }
 
-func strCacheSlot(k memoKey) uint64 {
-	return (uint64(uintptr(k.p))*0x9E3779B97F4A7C15 ^ uint64(k.n)) >> (64 - strCacheBits)
+func (s *strMemo) put(k memoKey, idx int32) {
+	if s.cur.n >= strMemoExact {
+		old := s.prev.slots
+		clear(old)
+		s.prev = s.cur
+		s.cur = strTable{slots: old}
+	}
+	s.cur.put(k, idx)
 }
 
-func (s *strMemo) put(k memoKey, idx int32) {
-	if s.exact.n < strMemoExact {
-		s.exact.put(k, idx)
+// strTable is memoTable for string keys, in 16-byte entries: the length
+// and kind share a word. Strings of 16 MiB or more are not looked up.
+type strTable struct {
+	slots []strEntry
+	n     int
+}
+
+type strEntry struct {
+	p   unsafe.Pointer
+	nk  uint32 // length << 8 | kind
+	idx int32
+}
+
+const strMaxLen = 1 << 24
+
+func (m *strTable) slot(p unsafe.Pointer, nk uint32) uint64 {
+	h := (uint64(uintptr(p)) ^ uint64(nk)<<40) * 0x9E3779B97F4A7C15
+	return h >> 32 & uint64(len(m.slots)-1)
+}
+
+func (m *strTable) get(k memoKey) (int32, bool) {
+	if m.n == 0 || k.n >= strMaxLen {
+		return 0, false
+	}
+	nk := uint32(k.n)<<8 | uint32(k.k)
+	mask := uint64(len(m.slots) - 1)
+	for i := m.slot(k.p, nk); ; i = (i + 1) & mask {
+		e := &m.slots[i]
+		if e.p == k.p && e.nk == nk {
+			return e.idx, true
+		}
+		if e.p == nil {
+			return 0, false
+		}
+	}
+}
+
+func (m *strTable) put(k memoKey, idx int32) {
+	if k.n >= strMaxLen {
 		return
 	}
-	if s.cache == nil {
-		s.cache = make([]memoEntry, 1<<strCacheBits)
+	if (m.n+1)*2 > len(m.slots) {
+		m.grow()
 	}
-	s.cache[strCacheSlot(k)] = memoEntry{p: k.p, nk: uint64(k.n)<<8 | uint64(k.k), idx: idx}
+	m.place(strEntry{k.p, uint32(k.n)<<8 | uint32(k.k), idx})
+}
+
+func (m *strTable) place(e strEntry) {
+	mask := uint64(len(m.slots) - 1)
+	for i := m.slot(e.p, e.nk); ; i = (i + 1) & mask {
+		s := &m.slots[i]
+		if s.p == nil {
+			*s = e
+			m.n++
+			return
+		}
+		if s.p == e.p && s.nk == e.nk {
+			s.idx = e.idx
+			return
+		}
+	}
+}
+
+func (m *strTable) grow() {
+	old := m.slots
+	m.slots = make([]strEntry, max(8, 2*len(old)))
+	m.n = 0
+	for _, e := range old {
+		if e.p != nil {
+			m.place(e)
+		}
+	}
 }
 
 // pageMemo maps container identities (memoKey) to memo indices, exactly.
