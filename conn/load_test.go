@@ -140,20 +140,23 @@ func (m *loadMemory) finish() {
 	<-m.done
 }
 
-// flat checks that the second half of a run needed no more memory than the
-// first half, give or take slack: memory that grows with the number of
-// messages shows up as a rising second half.
+// flat checks that the last third of a run needed no more memory than the
+// middle third, give or take a quarter and slackKiB: memory that grows
+// with the number of messages shows up as a rising last third. The first
+// third is warm-up: interpreters starting, connections being set up, and
+// buffers growing to the largest message each has seen so far. A short run
+// can only catch gross growth; the minute of PIPEBRIDGE_LONG=1, with some
+// hundred thousand messages, shows a leak of a few hundred bytes a message.
 func (m *loadMemory) flat(t *testing.T, what string, samples []uint64, slackKiB uint64) {
 	t.Helper()
-	if len(samples) < 8 {
+	if len(samples) < 9 {
 		return
 	}
-	half := len(samples) / 2
-	// Skip the first quarter: connections being set up, buffers growing.
-	first := loadMax(samples[len(samples)/4 : half])
-	second := loadMax(samples[half:])
-	assert.LessOrEqual(t, second, first+first/4+slackKiB,
-		"%s grew: peak %d KiB in the first half, %d KiB in the second", what, first, second)
+	third := len(samples) / 3
+	middle := loadMax(samples[third : 2*third])
+	last := loadMax(samples[2*third:])
+	assert.LessOrEqual(t, last, middle+middle/4+slackKiB,
+		"%s grew: peak %d KiB in the middle third of the run, %d KiB in the last", what, middle, last)
 }
 
 func loadMax(s []uint64) uint64 {
@@ -384,7 +387,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 	mem.mu.Lock()
 	defer mem.mu.Unlock()
 	mem.flat(t, "Go's RSS", mem.goRSS, 16<<10)
-	mem.flat(t, "the Python clients' RSS", mem.pyRSS, 16<<10)
+	mem.flat(t, "the Python clients' RSS", mem.pyRSS, uint64(len(procs))*16<<10)
 	assert.Greater(t, py.Messages, int64(loadClients), "hardly any traffic")
 }
 
