@@ -19,15 +19,12 @@ type slot struct {
 // listNode is a list under construction. Lists are []any in the public
 // model, but a Python list is built after it is created and memoized
 // (EMPTY_LIST, MEMOIZE, then APPENDS), so the decoder keeps a node on the
-// stack and in the memo, and hands out the node's items as a []any when
-// the list is stored somewhere (sealing). Every store of the same node
-// hands out the same slice, so shared lists stay shared. A node that
-// changes after it was sealed (only recursive lists and unusual pickles do
-// that) is recorded, and a fix-up pass at the end replaces the stale slices
-// with the final ones.
+// stack and in the memo. Where the list is stored (sealed), the interface
+// value made for it points at the node's own slice header rather than at a
+// copy: appends made later, by recursive or unusual pickles, are then seen
+// wherever the list was stored, and every place holds the same list.
 type listNode struct {
-	items  []any
-	sealed bool // items were handed out and have not changed since
+	items []any
 }
 
 // memoNone stands for None in the memo, where a nil interface is an
@@ -56,8 +53,6 @@ type decoder struct {
 	alloc    int
 	allocMax int
 	nextBuf  int
-
-	stale map[unsafe.Pointer]*listNode
 
 	slabs slabs
 }
@@ -209,24 +204,10 @@ func (d *decoder) val(v any) any {
 func (d *decoder) seal(n *listNode) any {
 	if cap(n.items) == 0 {
 		// A distinct backing array gives each empty list an identity,
-		// which the encoder and the fix-up pass rely on.
+		// which the encoder relies on.
 		n.items = d.slabs.itemSlice(1)[:0]
 	}
-	n.sealed = true
-	return d.slabs.list(n.items)
-}
-
-// changing is called before n's items change: slices handed out before
-// become stale, to be replaced by the fix-up pass.
-func (d *decoder) changing(n *listNode) {
-	if !n.sealed {
-		return
-	}
-	if d.stale == nil {
-		d.stale = make(map[unsafe.Pointer]*listNode)
-	}
-	d.stale[unsafe.Pointer(unsafe.SliceData(n.items))] = n
-	n.sealed = false
+	return makeIface(listType, unsafe.Pointer(&n.items))
 }
 
 // items returns the values of stack slots s, sealed, and their depth + 1.
@@ -482,11 +463,7 @@ func (d *decoder) run() (any, error) {
 		case opStop:
 			var s slot
 			if s, err = d.pop(); err == nil {
-				v := d.val(s.v)
-				if d.stale != nil {
-					v = d.fixup(v)
-				}
-				return v, nil
+				return d.val(s.v), nil
 			}
 		case opPop:
 			err = d.loadPop()
@@ -874,7 +851,6 @@ func (d *decoder) appendTo(x int) error {
 		if err := d.checkLen(len(t.items) + len(items)); err != nil {
 			return err
 		}
-		d.changing(t)
 		if t.items == nil {
 			t.items = d.slabs.itemSlice(len(items))[:0]
 		} else if len(t.items)+len(items) > cap(t.items) {

@@ -107,9 +107,15 @@ const strMemoExact = 1 << 12
 
 type strMemo struct {
 	cur, prev strTable
+	empty     [kByteString + 1]int32 // memo index + 1 of the empty string of each kind
 }
 
 func (s *strMemo) get(k memoKey) (int32, bool) {
+	if k.p == nil {
+		// Every empty string is the same, as CPython's '' and b'' are.
+		idx := s.empty[k.k]
+		return idx - 1, idx != 0
+	}
 	if idx, ok := s.cur.get(k); ok {
 		return idx, true
 	}
@@ -123,6 +129,10 @@ func (s *strMemo) get(k memoKey) (int32, bool) {
 }
 
 func (s *strMemo) put(k memoKey, idx int32) {
+	if k.p == nil {
+		s.empty[k.k] = idx + 1
+		return
+	}
 	if s.cur.n >= strMemoExact {
 		old := s.prev.slots
 		clear(old)

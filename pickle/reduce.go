@@ -1,9 +1,6 @@
 package pickle
 
-import (
-	"strings"
-	"unsafe"
-)
+import "strings"
 
 // Well-known globals, with Python 3 names (decoding maps Python 2 names to
 // these first).
@@ -209,95 +206,6 @@ func complexArg(args Tuple) (complex128, bool) {
 		}
 	}
 	return complex(parts[0], parts[1]), true
-}
-
-// fixup replaces the lists handed out before they changed (see listNode)
-// with their final contents, everywhere in the value v.
-func (d *decoder) fixup(v any) any {
-	seen := make(map[unsafe.Pointer]bool)
-	var work []any
-	fix := func(x any) any {
-		switch l := x.(type) {
-		case []any:
-			if n := d.stale[unsafe.Pointer(unsafe.SliceData(l))]; n != nil {
-				x = d.seal(n)
-			}
-		case PersistentRef:
-			work = append(work, l.ID)
-			// The ID itself is fixed below when it is a list.
-			if id, ok := l.ID.([]any); ok {
-				if n := d.stale[unsafe.Pointer(unsafe.SliceData(id))]; n != nil {
-					x = PersistentRef{ID: d.seal(n)}
-				}
-			}
-			return x
-		}
-		work = append(work, x)
-		return x
-	}
-	first := func(p unsafe.Pointer) bool {
-		if p == nil || seen[p] {
-			return false
-		}
-		seen[p] = true
-		return true
-	}
-	v = fix(v)
-	for len(work) > 0 {
-		x := work[len(work)-1]
-		work = work[:len(work)-1]
-		switch c := x.(type) {
-		case []any:
-			if len(c) > 0 && first(unsafe.Pointer(&c[0])) {
-				for i := range c {
-					c[i] = fix(c[i])
-				}
-			}
-		case Tuple:
-			if len(c) > 0 && first(unsafe.Pointer(&c[0])) {
-				for i := range c {
-					c[i] = fix(c[i])
-				}
-			}
-		case *Dict:
-			if first(unsafe.Pointer(c)) {
-				for i := range c.entries {
-					fix(c.entries[i].key)
-					c.entries[i].value = fix(c.entries[i].value)
-				}
-			}
-		case *Set:
-			if first(unsafe.Pointer(c)) {
-				for _, it := range c.items {
-					fix(it)
-				}
-			}
-		case *FrozenSet:
-			if first(unsafe.Pointer(c)) {
-				for _, it := range c.elems() {
-					fix(it)
-				}
-			}
-		case *Object:
-			if first(unsafe.Pointer(c)) {
-				c.Callable = fix(c.Callable)
-				c.State = fix(c.State)
-				for i := range c.Args {
-					c.Args[i] = fix(c.Args[i])
-				}
-				for i := range c.ListItems {
-					c.ListItems[i] = fix(c.ListItems[i])
-				}
-				if c.Kwargs != nil {
-					fix(c.Kwargs)
-				}
-				if c.DictItems != nil {
-					fix(c.DictItems)
-				}
-			}
-		}
-	}
-	return v
 }
 
 // textOf returns v as text if it is a str or a Python 2 str.

@@ -119,14 +119,6 @@ func (s *slabs) boxString(str string) any {
 	return makeIface(stringType, unsafe.Pointer(&s.strs[len(s.strs)-1]))
 }
 
-func (s *slabs) list(l []any) any {
-	if len(s.lists) == cap(s.lists) {
-		s.lists = make([][]any, 0, nextChunk(cap(s.lists), 2, slabLen))
-	}
-	s.lists = append(s.lists, l)
-	return makeIface(listType, unsafe.Pointer(&s.lists[len(s.lists)-1]))
-}
-
 func (s *slabs) tuple(t Tuple) any {
 	if len(s.tuples) == cap(s.tuples) {
 		s.tuples = make([]Tuple, 0, nextChunk(cap(s.tuples), 2, slabLen))
