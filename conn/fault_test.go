@@ -884,6 +884,20 @@ func faultSiege(t *testing.T, d *faultDriver) time.Duration {
 	}
 	clients.Wait()
 	attackers.Wait()
+	// A peer may see its connection closed a moment before the Listener
+	// hands the failure to Accept: wait for every outcome before closing.
+	const outcomes = 8 + 8 + 4 + 4 + 4 + 4 + 4 + 3 + honest*rounds
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := 0
+		for _, k := range ends {
+			n += k
+		}
+		mu.Unlock()
+		if n >= outcomes {
+			break
+		}
+	}
 
 	close(stopSampling)
 	<-sampled
