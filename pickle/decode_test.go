@@ -516,7 +516,7 @@ func TestProtocol(t *testing.T) {
 
 func TestUnmarshalTarget(t *testing.T) {
 	var s string
-	assert.ErrorIs(t, Unmarshal([]byte("N."), &s), ErrUnsupportedTarget)
+	assert.ErrorIs(t, Unmarshal([]byte("N."), s), ErrUnsupportedTarget)
 	assert.ErrorIs(t, Unmarshal([]byte("N."), nil), ErrUnsupportedTarget)
 	var p *any
 	assert.ErrorIs(t, Unmarshal([]byte("N."), p), ErrUnsupportedTarget)

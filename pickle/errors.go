@@ -54,9 +54,9 @@ var (
 	// or READONLY_BUFFER applied to something that is not a buffer.
 	ErrBuffer = errors.New("out-of-band buffer not available")
 
-	// ErrUnsupportedTarget is returned by Unmarshal for a target other
-	// than *any (typed decoding is not implemented yet).
-	ErrUnsupportedTarget = errors.New("pickle: Unmarshal target must be a non-nil *any")
+	// ErrUnsupportedTarget is returned by Unmarshal for a target that is
+	// not a non-nil pointer.
+	ErrUnsupportedTarget = errors.New("pickle: Unmarshal target must be a non-nil pointer")
 )
 
 type truncatedError struct{}

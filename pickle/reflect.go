@@ -74,6 +74,9 @@ func (e *encoder) saveRV(rv reflect.Value) error {
 
 // saveValue saves rv by its kind.
 func (e *encoder) saveValue(rv reflect.Value, aliases []memoKey) error {
+	if done, err := e.saveTyped(rv, aliases); done {
+		return err
+	}
 	t := rv.Type()
 	switch rv.Kind() {
 	case reflect.Bool:
