@@ -107,6 +107,23 @@
 // connect to one, so give them a key too. The Unix socket that Listen("")
 // creates lives in a new private (0700) directory.
 //
+// For peers you do not trust, in short:
+//
+//   - always set a key, and prefer a modern digest (the default, sha256);
+//     accept DigestLegacyMD5 only while Python 3.11 or older must connect;
+//   - set Options.MaxMessageSize to the largest message you expect, and keep
+//     the pickle codec's DecodeOptions limits (package pickle) at or below
+//     their defaults;
+//   - bound every receive with a deadline or a context, so that a peer that
+//     stops sending costs a timeout, not a goroutine forever;
+//   - know that a Listener authenticates at most ListenOptions.MaxPending
+//     connections at a time (64): a peer that opens that many connections
+//     and stalls in the handshake makes honest clients wait in the kernel's
+//     backlog for up to Auth.Timeout (10 s). On an exposed port, shorten
+//     Auth.Timeout and limit connections per source in front of the
+//     Listener (a firewall rule or proxy); one bad peer can never cost more
+//     than its own connections, memory included.
+//
 // # Platforms
 //
 // Pipes, socketpairs, inherited descriptors and Unix sockets work on Linux
