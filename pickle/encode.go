@@ -49,7 +49,9 @@ func (o EncodeOptions) AppendMarshal(dst []byte, v any) ([]byte, error) {
 		return dst, fmt.Errorf("pickle: unsupported protocol %d", o.Protocol)
 	}
 	e := encoder{opts: &o, proto: proto, buf: dst, maxDepth: o.maxDepth(), frameStart: -1}
-	if err := e.dump(v); err != nil {
+	err := e.dump(v)
+	e.memo.release()
+	if err != nil {
 		return dst[:len(dst):len(dst)], e.encodeError(err)
 	}
 	return e.buf, nil

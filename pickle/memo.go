@@ -1,6 +1,9 @@
 package pickle
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 // memoTable maps the identity of values already written (memoKey) to their
 // memo index: an open-addressing table with linear probing, several times
@@ -108,7 +111,13 @@ const strMemoExact = 1 << 12
 type strMemo struct {
 	cur, prev strTable
 	empty     [kByteString + 1]int32 // memo index + 1 of the empty string of each kind
+	// hot holds strings recently found again, such as the keys of many
+	// dicts, where they are found at the cost of one compare. An entry is
+	// only a shortcut to one of cur: it is cleared when cur is.
+	hot [64]strEntry
 }
+
+func hotSlot(p unsafe.Pointer) uintptr { return uintptr(p) >> 3 & 63 }
 
 func (s *strMemo) get(k memoKey) (int32, bool) {
 	if k.p == nil {
@@ -116,7 +125,12 @@ func (s *strMemo) get(k memoKey) (int32, bool) {
 		idx := s.empty[k.k]
 		return idx - 1, idx != 0
 	}
+	h := &s.hot[hotSlot(k.p)]
+	if h.p == k.p && h.nk == uint32(k.n)<<8|uint32(k.k) && k.n < strMaxLen {
+		return h.idx, true
+	}
 	if idx, ok := s.cur.get(k); ok {
+		*h = strEntry{k.p, uint32(k.n)<<8 | uint32(k.k), idx}
 		return idx, true
 	}
 	if s.prev.n > 0 {
@@ -138,6 +152,7 @@ func (s *strMemo) put(k memoKey, idx int32) {
 		clear(old)
 		s.prev = s.cur
 		s.cur = strTable{slots: old}
+		s.hot = [64]strEntry{}
 	}
 	s.cur.put(k, idx)
 }
@@ -226,6 +241,7 @@ func (m *strTable) grow() {
 // cell (a slice and a shorter slice of it, say) go to an overflow map.
 type pageMemo struct {
 	small  memoTable // the first pageMemoSmall keys, so small pickles need no pages
+	paged  bool      // small is full and its keys moved to pages
 	dir    map[uintptr]*memoPage
 	recent [16]struct {
 		page uintptr
@@ -263,7 +279,7 @@ func (m *pageMemo) page(p unsafe.Pointer, create bool) *memoPage {
 		if m.dir == nil {
 			m.dir = make(map[uintptr]*memoPage)
 		}
-		pg = new(memoPage)
+		pg = newPage()
 		m.dir[pn] = pg
 	}
 	r.page, r.p = pn, pg
@@ -301,13 +317,8 @@ func (m *pageMemo) get(k memoKey) (int32, bool) {
 	if k.p == nil {
 		return 0, false
 	}
-	if m.small.n > 0 {
-		if idx, ok := m.small.get(k); ok {
-			return idx, true
-		}
-	}
-	if m.dir == nil {
-		return 0, false
+	if !m.paged {
+		return m.small.get(k)
 	}
 	if ck, ok := m.check(k, false); ok {
 		if pg := m.page(k.p, false); pg != nil {
@@ -327,10 +338,24 @@ func (m *pageMemo) put(k memoKey, idx int32) {
 	if k.p == nil {
 		return
 	}
-	if m.small.n < pageMemoSmall {
-		m.small.put(k, idx)
-		return
+	if !m.paged {
+		if m.small.n < pageMemoSmall {
+			m.small.put(k, idx)
+			return
+		}
+		// Move to pages, so that lookups need look in one place.
+		m.paged = true
+		for _, e := range m.small.slots {
+			if e.p != nil {
+				m.putPage(memoKey{p: e.p, n: int(e.nk >> 8), k: uint8(e.nk), t: e.t}, e.idx)
+			}
+		}
+		m.small = memoTable{}
 	}
+	m.putPage(k, idx)
+}
+
+func (m *pageMemo) putPage(k memoKey, idx int32) {
 	if ck, ok := m.check(k, true); ok {
 		c := &m.page(k.p, true)[cellOf(k.p)]
 		if c.check == 0 || c.check == ck {
@@ -342,4 +367,24 @@ func (m *pageMemo) put(k memoKey, idx int32) {
 		m.overflow = make(map[memoKey]int32)
 	}
 	m.overflow[k] = idx
+}
+
+// pagePool keeps memo pages between encodings: a large encoding uses
+// thousands.
+var pagePool sync.Pool
+
+func newPage() *memoPage {
+	if p, ok := pagePool.Get().(*memoPage); ok {
+		return p
+	}
+	return new(memoPage)
+}
+
+// release returns m's pages, cleared, to the pool.
+func (m *pageMemo) release() {
+	for _, pg := range m.dir {
+		clear(pg[:])
+		pagePool.Put(pg)
+	}
+	m.dir = nil
 }
