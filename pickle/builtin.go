@@ -98,3 +98,6 @@ func objectOf(v any, classes ...Global) (objView, Global, bool) {
 func call(fn Global, args ...any) *Object {
 	return &Object{Callable: fn, Args: Tuple(args)}
 }
+
+// reflectPtr returns p as an unsafe.Pointer, for decoding into a local.
+func reflectPtr[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }

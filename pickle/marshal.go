@@ -49,10 +49,151 @@ func (e *encoder) saveTyped(rv reflect.Value, aliases []memoKey) (bool, error) {
 	if ci := e.opts.registry().byGoType(t); ci != nil {
 		return true, e.saveClass(rv, ci.class, ci.form, aliases)
 	}
-	if t.Kind() == reflect.Struct && !isSpecial(t) && t != bigIntType {
-		return true, e.saveStruct(rv, aliases, false)
+	switch t.Kind() {
+	case reflect.Struct:
+		if !isSpecial(t) && t != bigIntType {
+			return true, e.saveStruct(rv, aliases, false)
+		}
+	case reflect.Map:
+		if isEmptyStruct(t.Elem()) {
+			return true, e.saveMapSet(rv, aliases)
+		}
+		if tupleKeyType(t.Key()) {
+			return true, e.saveMapTupleKeys(rv, aliases)
+		}
 	}
 	return false, nil
+}
+
+func isEmptyStruct(t reflect.Type) bool { return t.Kind() == reflect.Struct && t.NumField() == 0 }
+
+// tupleKeyType reports whether map keys of type t are written as tuples:
+// arrays (other than of bytes) and structs without a form of their own,
+// which would otherwise be an unhashable list or dict.
+func tupleKeyType(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Array:
+		return t.Elem().Kind() != reflect.Uint8
+	case reflect.Struct:
+		return !hasOwnForm(t) && t != bigIntType
+	}
+	return false
+}
+
+// tupleKey is a map key to be written as a tuple of its elements or
+// fields.
+type tupleKey struct{ rv reflect.Value }
+
+func (k tupleKey) tuple() Tuple {
+	rv := k.rv
+	var out Tuple
+	if rv.Kind() == reflect.Array {
+		out = make(Tuple, rv.Len())
+		for i := range out {
+			out[i] = keyValue(rv.Index(i))
+		}
+		return out
+	}
+	si := structInfoFor(rv.Type())
+	out = make(Tuple, 0, len(si.fields))
+	for i := range si.fields {
+		fv, ok := fieldByIndex(rv, si.fields[i].index)
+		if !ok {
+			out = append(out, nil)
+			continue
+		}
+		out = append(out, keyValue(fv))
+	}
+	return out
+}
+
+// keyValue returns a map key (or a part of one) as the value to write.
+func keyValue(rv reflect.Value) any {
+	if tupleKeyType(rv.Type()) {
+		return tupleKey{rv}.tuple()
+	}
+	return valueOf(rv)
+}
+
+// sortedKeys returns the keys of map rv in the encoder's order.
+func sortedKeys(rv reflect.Value) []reflect.Value {
+	keys := rv.MapKeys()
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sortKeys(keys, order)
+	out := make([]reflect.Value, len(keys))
+	for i, j := range order {
+		out[i] = keys[j]
+	}
+	return out
+}
+
+// saveMapTupleKeys writes a map whose keys are arrays or structs, as a dict
+// with tuple keys.
+func (e *encoder) saveMapTupleKeys(rv reflect.Value, aliases []memoKey) error {
+	var key memoKey
+	if !rv.IsNil() {
+		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
+		if e.lookup(key) {
+			return nil
+		}
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	e.emptyDict()
+	e.memoize(key, aliases)
+	keys := sortedKeys(rv)
+	return e.batchSetitemsExact(len(keys), func(i int) error {
+		k := keys[i]
+		if err := e.save(e.temp(tupleKey{k}.tuple())); err != nil {
+			return within(err, func() string { return "[" + rvKeyPath(k) + "](key)" })
+		}
+		if err := e.saveRV(rv.MapIndex(k)); err != nil {
+			return within(err, func() string { return "[" + rvKeyPath(k) + "]" })
+		}
+		return nil
+	})
+}
+
+// saveMapSet writes a map[K]struct{} as a Python set of its keys.
+func (e *encoder) saveMapSet(rv reflect.Value, aliases []memoKey) error {
+	var key memoKey
+	if !rv.IsNil() {
+		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
+		if e.lookup(key) {
+			return nil
+		}
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	keys := sortedKeys(rv)
+	items := make([]any, len(keys))
+	for i, k := range keys {
+		items[i] = keyValue(k)
+	}
+	if e.proto < 4 {
+		return e.saveSetReduce(gSet, items, key, aliases)
+	}
+	e.buf = append(e.buf, opEmptySet)
+	e.memoize(key, aliases)
+	for i := 0; i < len(items); {
+		e.buf = append(e.buf, opMark)
+		end := min(len(items), i+batchSize)
+		for ; i < end; i++ {
+			if err := e.save(items[i]); err != nil {
+				k := keys[i]
+				return within(err, func() string { return "[" + rvKeyPath(k) + "](key)" })
+			}
+		}
+		e.buf = append(e.buf, opAdditems)
+	}
+	return nil
 }
 
 // plainKind returns rv converted to the unnamed type of its kind, which

@@ -131,7 +131,7 @@ func decodeBigRat(c *conv, v any, r *big.Rat) error {
 	if w, _, ok := objectOf(v, gFraction); ok {
 		switch len(w.args) {
 		case 1:
-			if s, ok := w.args[0].(string); ok {
+			if s, ok := textArg(w.args[0]); ok {
 				if _, ok := r.SetString(strings.TrimSpace(s)); ok {
 					return nil
 				}
@@ -156,6 +156,17 @@ func decodeBigRat(c *conv, v any, r *big.Rat) error {
 		return nil
 	}
 	return mismatch(v, bigRatType)
+}
+
+// textArg returns a str argument, or a Python 2 str one.
+func textArg(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case ByteString:
+		return string(x), true
+	}
+	return "", false
 }
 
 func bigOf(v any) (*big.Int, bool) {
@@ -470,14 +481,15 @@ func decodeDecimal(c *conv, v any, d *Decimal) error {
 	if len(w.args) != 1 {
 		return failure(v, decimalType, errors.New("unexpected Decimal arguments"))
 	}
-	switch a := w.args[0].(type) {
-	case string:
+	if a, ok := textArg(w.args[0]); ok {
 		dd, err := ParseDecimal(a)
 		if err != nil {
 			return failure(v, decimalType, err)
 		}
 		*d = dd
 		return nil
+	}
+	switch a := w.args[0].(type) {
 	case int64, *big.Int, float64:
 		return decodeDecimal(c, a, d)
 	}
