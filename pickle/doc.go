@@ -77,8 +77,8 @@
 // Struct fields encode under their Go name unless a `pickle:"name"` tag
 // says otherwise; `pickle:"-"` skips a field, `pickle:",omitempty"` skips
 // an empty one, and embedded structs are flattened as encoding/json
-// flattens them. Decoding into typed Go values (structs, []T) is not
-// implemented yet: Unmarshal takes a *any.
+// flattens them. Unmarshal also decodes into typed Go values (structs,
+// maps, slices); its documentation gives the rules.
 //
 // # Protocols
 //
