@@ -96,8 +96,16 @@ func TestEncodeUnsupported(t *testing.T) {
 
 	_, err = EncodeOptions{Protocol: 6}.Marshal(1)
 	assert.Error(t, err)
-	_, err = Marshal(map[[2]int]int{{1, 2}: 3})
-	assert.Error(t, err, "array keys are unhashable lists in Python")
+	// Array keys are written as tuples, which Python can hash.
+	b, err := Marshal(map[[2]int]int{{1, 2}: 3})
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, Unmarshal(b, &v))
+	got, ok := v.(*Dict).Get(Tuple{1, 2})
+	assert.True(t, ok)
+	assert.Equal(t, int64(3), got)
+	_, err = Marshal(map[*int]int{new(int): 1})
+	assert.NoError(t, err, "pointer keys are what they point to")
 }
 
 func TestAppendMarshal(t *testing.T) {
