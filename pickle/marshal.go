@@ -37,6 +37,9 @@ func (e *encoder) saveTyped(rv reflect.Value, aliases []memoKey) (bool, error) {
 		}
 		return true, e.saveValue(plainKind(inner), aliases)
 	}
+	if done, err := e.saveCompiled(rv, aliases); done {
+		return true, err
+	}
 	if bi := builtinFor(t); bi != nil && bi.encode != nil {
 		val, err := bi.encode(e, addrOf(e, rv))
 		if err != nil {

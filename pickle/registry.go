@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 )
 
 // Registry maps Python classes to Go types, in both directions, so that
@@ -26,6 +27,7 @@ type Registry struct {
 	mu      sync.RWMutex
 	byClass map[Global]*classInfo
 	byType  map[reflect.Type]*classInfo
+	n       atomic.Int32 // registrations, read without the lock
 }
 
 // Form says how an instance of a Python class maps to a Go value.
@@ -135,6 +137,7 @@ func (r *Registry) Register(module, name string, v any, form Form) error {
 	ci := &classInfo{class: g, typ: t, form: form}
 	r.byClass[g] = ci
 	r.byType[t] = ci
+	r.n.Add(1)
 	return nil
 }
 
@@ -192,15 +195,7 @@ func (r *Registry) byPyClass(g Global) *classInfo {
 
 // empty reports whether nothing is registered, which lets decoding skip
 // the lookups.
-func (r *Registry) empty() bool {
-	if r == nil {
-		return true
-	}
-	r.mu.RLock()
-	n := len(r.byClass)
-	r.mu.RUnlock()
-	return n == 0
-}
+func (r *Registry) empty() bool { return r == nil || r.n.Load() == 0 }
 
 func (o *DecodeOptions) registry() *Registry {
 	if o.Registry != nil {
