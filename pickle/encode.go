@@ -48,10 +48,9 @@ func (o EncodeOptions) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	if !ok {
 		return dst, fmt.Errorf("pickle: unsupported protocol %d", o.Protocol)
 	}
-	e := encoder{opts: &o, proto: proto, buf: dst, maxDepth: o.maxDepth(), frameStart: -1}
-	err := e.dump(v)
-	e.memo.release()
-	if err != nil {
+	e := getEncoder(&o, proto, dst)
+	defer putEncoder(e)
+	if err := e.dump(v); err != nil {
 		return dst[:len(dst):len(dst)], e.encodeError(err)
 	}
 	return e.buf, nil
@@ -92,6 +91,7 @@ const (
 
 type encoder struct {
 	opts       *EncodeOptions
+	optsCopy   EncodeOptions // what opts points to; inside the pooled encoder, so no allocation
 	proto      int
 	buf        []byte
 	frameStart int // index of the current frame's reserved header; -1 if none
