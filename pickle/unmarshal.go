@@ -169,6 +169,17 @@ func (cfg *decodeConfig) unmarshal(data []byte, v any) error {
 		*p = val
 		return nil
 	}
+	rv := reflect.ValueOf(v)
+	if err := unmarshalTyped(cfg, data, decPlanFor(rv.Type().Elem()), rv.UnsafePointer()); err != errFallback {
+		return err
+	}
+	return cfg.unmarshalReference(data, v)
+}
+
+// unmarshalReference decodes data into the model and converts the value
+// into v: what the typed decoder falls back on, and what it must agree
+// with.
+func (cfg *decodeConfig) unmarshalReference(data []byte, v any) error {
 	val, _, err := decodePickle(cfg, data)
 	if err != nil {
 		return err
