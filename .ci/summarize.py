@@ -53,6 +53,13 @@ for pkg, test in sorted(leaves):
     print("\n=== FAILED %s %s" % (pkg, test))
     sys.stdout.write("".join(outputs[(pkg, test)][-200:]))
 
+skipped = sorted(k for k, a in results.items() if a == "skip")
+if skipped:
+    print("\nskipped (each says why):")
+    for pkg, test in skipped:
+        why = [l.strip() for l in outputs[(pkg, test)] if l.strip() and not l.strip().startswith(("=== ", "--- "))]
+        print("  %s %s: %s" % (pkg.rsplit("/", 1)[-1], test, why[-1] if why else "(no reason given)"))
+
 print()
 for pkg, action, elapsed in packages:
     if action == "fail" and not any(k[0] == pkg for k in failed):
