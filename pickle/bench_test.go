@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -234,14 +233,6 @@ func BenchmarkOgrekEncode(b *testing.B) {
 			}
 		})
 	}
-}
-
-// cpuTime returns the CPU time this process has used (all threads: the
-// garbage collector's work counts).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuPerOp runs f repeatedly and returns the median CPU time of a run.
