@@ -18,8 +18,14 @@ import (
 type conv struct {
 	cfg   *decodeConfig
 	reg   *Registry
-	ptrs  map[ptrKey]unsafe.Pointer // shared Python objects already decoded into *T
+	ptrs  map[ptrKey]unsafe.Pointer // shared Python objects already decoded into *T or maps
+	lists map[ptrKey]sliceHeader    // shared Python lists already decoded into slices
 	depth int
+	// budget bounds the work and memory of a conversion, as
+	// MaxAllocFactor bounds decoding: an object shared by many places is
+	// decoded at each, so a small pickle can stand for a huge tree of Go
+	// values.
+	budget, budgetMax int
 }
 
 // ptrKey identifies a Python container (by the address of the model value
@@ -29,8 +35,24 @@ type ptrKey struct {
 	t   reflect.Type
 }
 
-func newConv(cfg *decodeConfig) *conv {
-	return &conv{cfg: cfg, reg: cfg.registry()}
+// newConv returns a conversion of the value decoded from size bytes of
+// pickle (negative: no bound on its work).
+func newConv(cfg *decodeConfig, size int) *conv {
+	c := &conv{cfg: cfg, reg: cfg.registry(), budgetMax: math.MaxInt}
+	if size >= 0 && cfg.allocFactor < math.MaxInt/2/(size+1) {
+		c.budgetMax = allocAllowance + cfg.allocFactor*size
+	}
+	c.budget = c.budgetMax
+	return c
+}
+
+// spend charges n bytes of work to the conversion.
+func (c *conv) spend(n uintptr) error {
+	c.budget -= int(n)
+	if c.budget < 0 {
+		return &LimitError{Limit: "MaxAllocFactor", Max: int64(c.cfg.allocFactor), Got: int64(c.budgetMax)}
+	}
+	return nil
 }
 
 // decErr is a conversion error, with the Go path to the failing value
@@ -143,6 +165,9 @@ func (c *conv) enter() error {
 
 // decode stores the model value v in the Go value at ptr, of plan p.
 func (c *conv) decode(v any, p *decPlan, ptr unsafe.Pointer) error {
+	if err := c.spend(16 + p.size); err != nil {
+		return err
+	}
 	switch p.k {
 	case dAny:
 		*(*any)(ptr) = v
@@ -445,12 +470,30 @@ func (c *conv) decodeSlice(v any, p *decPlan, ptr unsafe.Pointer) error {
 	if !ok {
 		return mismatch(v, p.t)
 	}
+	// A list shared by several places is one slice, as it is one list
+	// in Python; so decoding stays linear in the pickle's size.
+	id := identity(v)
+	if id != nil {
+		if h, ok := c.lists[ptrKey{id, p.t}]; ok {
+			*(*sliceHeader)(ptr) = h
+			return nil
+		}
+	}
 	if err := c.enter(); err != nil {
 		return err
 	}
 	defer func() { c.depth-- }()
+	if err := c.spend(uintptr(len(items)) * p.elem.size); err != nil {
+		return err
+	}
 	s := reflect.MakeSlice(p.t, len(items), len(items))
 	base := s.UnsafePointer()
+	if id != nil {
+		if c.lists == nil {
+			c.lists = map[ptrKey]sliceHeader{}
+		}
+		c.lists[ptrKey{id, p.t}] = sliceHeader{base, len(items), len(items)}
+	}
 	for i, it := range items {
 		if err := c.decode(it, p.elem, unsafe.Add(base, uintptr(i)*p.elem.size)); err != nil {
 			return inside(err, indexSeg(i))
@@ -513,6 +556,13 @@ func (c *conv) decodeMap(v any, p *decPlan, ptr unsafe.Pointer) error {
 			return mismatch(v, p.t)
 		}
 	}
+	id := identity(v)
+	if id != nil {
+		if q, ok := c.ptrs[ptrKey{id, p.t}]; ok {
+			*(*unsafe.Pointer)(ptr) = q
+			return nil
+		}
+	}
 	if err := c.enter(); err != nil {
 		return err
 	}
@@ -523,6 +573,12 @@ func (c *conv) decodeMap(v any, p *decPlan, ptr unsafe.Pointer) error {
 			n = d.Len()
 		}
 		m.Set(reflect.MakeMapWithSize(p.t, n))
+	}
+	if id != nil {
+		if c.ptrs == nil {
+			c.ptrs = map[ptrKey]unsafe.Pointer{}
+		}
+		c.ptrs[ptrKey{id, p.t}] = m.UnsafePointer()
 	}
 	key := reflect.New(p.key.t).Elem()
 	val := reflect.New(p.elem.t).Elem()

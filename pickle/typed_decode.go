@@ -36,38 +36,81 @@ type slotKind uint8
 
 const (
 	sNone   slotKind = iota
-	sBool            // i
-	sInt             // i
-	sFloat           // i: the bits
-	sStr             // s; own says whether s is the decoder's or a view of the input
-	sAny             // v: a finished value of the model
-	sTyped           // p, plan: a struct or map built in Go memory
-	sList            // v: *tlist, a slice being built
-	sGList           // v: *glist, a model list being built
-	sGDict           // v: *Dict
-	sGSet            // v: *Set
-	sObj             // v: *Object
-	sTuple           // v: *ttuple, items kept until stored
-	sFrozen          // v: *ttuple, a frozenset's items
+	sBool            // n
+	sInt             // n
+	sFloat           // n: the bits
+	sStr             // p, n: the string; own says whether it is the decoder's or a view of the input
+	sAny             // p, aux: a finished value of the model (data and type words)
+	sTyped           // p, aux: a struct or map built in Go memory, and its plan
+	sSlice           // p, aux, n: a slice being built: backing array, plan, len | cap<<32
+	sList            // p: *tlist, a slice of structs being built, with items built in place
+	sGList           // p: *glist, a model list being built
+	sGDict           // p: *Dict
+	sGSet            // p: *Set
+	sObj             // p: *Object
+	sTuple           // p: *ttuple, items kept until stored
+	sFrozen          // p: *ttuple, a frozenset's items
 )
 
+// tslot is a value on the stack or in the memo. A Python pickle memoizes
+// nearly every str and container, so slots are small, and a GET copies one
+// as it is. The memo entry of a container is its state: filling a
+// memoized container updates its entry (found by the memo index in meta),
+// and storing it marks the entry sealed, so that a change after it was
+// stored (which would not reach the copy) is noticed.
 type tslot struct {
-	k      slotKind
-	own    bool
-	sealed bool  // in the memo: the value was stored somewhere, so must not change
-	fresh  bool  // a container just made, which the next item may be a single one of
-	d      int32 // nesting depth
-	mi     int32 // memo index + 1 of the value, 0 when it is not memoized
-	i      int64
-	s      string
-	p      unsafe.Pointer
-	plan   *decPlan // sTyped: the type; sStr: a struct plan whose field index is cached in i
-	v      any
+	p    unsafe.Pointer
+	aux  unsafe.Pointer
+	n    uint64
+	meta uint64 // kind | flags | depth<<9; memo index + 1 (or a str's cached field index) <<32
 }
 
-// tlist is a slice being built: its backing array holds the items
-// appended so far and, after them, the items claimed by structs being
-// built in place.
+const (
+	kindMask     = 0x1f
+	flagOwn      = 1 << 5
+	flagSealed   = 1 << 6
+	flagPresent  = 1 << 7 // a memo entry holds a value
+	flagFresh    = 1 << 8 // a container just made, whose next item may be a single one
+	depthShift   = 9
+	depthMask    = 1<<17 - 1
+	memoIdxShift = 32
+)
+
+func (s *tslot) kind() slotKind { return slotKind(s.meta & kindMask) }
+func (s *tslot) depth() int32   { return int32(s.meta >> depthShift & depthMask) }
+func (s *tslot) mi() int32      { return int32(s.meta >> memoIdxShift) }
+func (s *tslot) fresh() bool    { return s.meta&flagFresh != 0 }
+func (s *tslot) own() bool      { return s.meta&flagOwn != 0 }
+
+func (s *tslot) setDepth(d int32) {
+	s.meta = s.meta&^(depthMask<<depthShift) | uint64(d)<<depthShift
+}
+
+func (s *tslot) str() string { return unsafe.String((*byte)(s.p), int(s.n)) }
+
+func (s *tslot) plan() *decPlan { return (*decPlan)(s.aux) }
+
+func mkSlot(k slotKind, depth int32) tslot {
+	return tslot{meta: uint64(k) | uint64(depth)<<depthShift}
+}
+
+func numSlot(k slotKind, n uint64) tslot { return tslot{n: n, meta: uint64(k)} }
+
+func ptrSlot(k slotKind, p unsafe.Pointer, depth int32) tslot {
+	return tslot{p: p, meta: uint64(k) | uint64(depth)<<depthShift}
+}
+
+// anySlot holds a finished model value.
+func anySlot(v any, depth int32) tslot {
+	e := (*eface)(unsafe.Pointer(&v))
+	return tslot{p: e.data, aux: e.typ, meta: uint64(sAny) | uint64(depth)<<depthShift}
+}
+
+func (s *tslot) anyValue() any { return makeIface(s.aux, s.p) }
+
+// tlist is a slice of structs being built: its backing array holds the
+// items appended so far and, after them, the items claimed by structs
+// being built in place.
 type tlist struct {
 	plan    *decPlan // the slice type
 	base    unsafe.Pointer
@@ -99,8 +142,8 @@ type tdec struct {
 	stack     []tslot
 	marks     []int
 	markHints []*decPlan
-	memo      [][]memoSlot // in chunks of memoChunk entries
-	memoMap   map[int64]memoSlot
+	memo      [][]tslot // in chunks of memoChunk entries
+	memoMap   map[int64]tslot
 	memoLen   int
 	proto     int
 
@@ -118,7 +161,7 @@ type tdec struct {
 // returns errFallback if the reference path must decide.
 func unmarshalTyped(cfg *decodeConfig, data []byte, root *decPlan, ptr unsafe.Pointer) error {
 	d := tdec{cfg: cfg, data: data, root: root, rootPtr: ptr}
-	d.conv = newConv(cfg)
+	d.conv = newConv(cfg, len(data))
 	d.g.cfg = cfg
 	d.allocMax = math.MaxInt
 	if cfg.allocFactor < math.MaxInt/2/(len(data)+1) {
@@ -194,19 +237,20 @@ func (d *tdec) run() error {
 		var err error
 		switch op {
 		case opBinint1:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				d.push(tslot{k: sInt, i: int64(b[0])})
+			if d.pos >= len(d.data) {
+				return errFallback
 			}
+			d.push(numSlot(sInt, uint64(d.data[d.pos])))
+			d.pos++
 		case opBinint2:
 			var b []byte
 			if b, err = d.take(2); err == nil {
-				d.push(tslot{k: sInt, i: int64(binary.LittleEndian.Uint16(b))})
+				d.push(numSlot(sInt, uint64(binary.LittleEndian.Uint16(b))))
 			}
 		case opBinint:
 			var b []byte
 			if b, err = d.take(4); err == nil {
-				d.push(tslot{k: sInt, i: int64(int32(binary.LittleEndian.Uint32(b)))})
+				d.push(numSlot(sInt, uint64(int64(int32(binary.LittleEndian.Uint32(b))))))
 			}
 		case opLong1:
 			var b []byte
@@ -221,7 +265,7 @@ func (d *tdec) run() error {
 		case opBinfloat:
 			var b []byte
 			if b, err = d.take(8); err == nil {
-				d.push(tslot{k: sFloat, i: int64(binary.BigEndian.Uint64(b))})
+				d.push(numSlot(sFloat, binary.BigEndian.Uint64(b)))
 			}
 		case opShortBinunicode:
 			var b []byte
@@ -259,16 +303,18 @@ func (d *tdec) run() error {
 				err = d.loadBytes(binary.LittleEndian.Uint64(b), true)
 			}
 		case opNone:
-			d.push(tslot{k: sNone})
+			d.push(tslot{})
 		case opNewtrue:
-			d.push(tslot{k: sBool, i: 1})
+			d.push(numSlot(sBool, 1))
 		case opNewfalse:
-			d.push(tslot{k: sBool})
+			d.push(numSlot(sBool, 0))
 		case opBinget:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.memoGet(int64(b[0]))
+			if d.pos >= len(d.data) {
+				return errFallback
 			}
+			idx := int64(d.data[d.pos])
+			d.pos++
+			err = d.memoGet(idx)
 		case opLongBinget:
 			var b []byte
 			if b, err = d.take(4); err == nil {
@@ -287,7 +333,7 @@ func (d *tdec) run() error {
 				err = d.memoPut(int64(binary.LittleEndian.Uint32(b)))
 			}
 		case opMark:
-			plan, _ := d.hint()
+			plan, _ := d.hint(false)
 			d.marks = append(d.marks, len(d.stack))
 			d.markHints = append(d.markHints, plan)
 		case opEmptyList:
@@ -296,10 +342,12 @@ func (d *tdec) run() error {
 			err = d.emptyDict()
 		case opEmptySet:
 			if err = d.account(64); err == nil {
-				d.push(tslot{k: sGSet, v: &Set{}, d: 1, fresh: true})
+				s := ptrSlot(sGSet, unsafe.Pointer(&Set{}), 1)
+				s.meta |= flagFresh
+				d.push(s)
 			}
 		case opEmptyTuple:
-			d.push(tslot{k: sTuple, v: &ttuple{}, d: 1})
+			d.push(ptrSlot(sTuple, unsafe.Pointer(&ttuple{}), 1))
 		case opAppend:
 			err = d.fill(len(d.stack)-1, false)
 		case opAppends, opSetitems, opAdditems:
@@ -327,10 +375,10 @@ func (d *tdec) run() error {
 			var name, mod tslot
 			if name, err = d.pop(); err == nil {
 				if mod, err = d.pop(); err == nil {
-					if name.k != sStr || mod.k != sStr {
+					if name.kind() != sStr || mod.kind() != sStr {
 						return errFallback
 					}
-					d.push(tslot{k: sAny, v: d.g.fixName(Global{d.text(&mod), d.text(&name)})})
+					d.push(anySlot(d.g.fixName(Global{d.text(&mod), d.text(&name)}), 0))
 				}
 			}
 		case opReduce:
@@ -370,7 +418,7 @@ func (d *tdec) run() error {
 			if len(d.stack) != 1 || len(d.marks) != 0 {
 				return errFallback
 			}
-			return d.storeRoot(&d.stack[0])
+			return d.store(&d.stack[0], d.root, d.rootPtr)
 		default:
 			// Protocols 0 and 1's text opcodes, Python 2 strings,
 			// persistent ids, extensions, out-of-band buffers, classic
@@ -393,12 +441,12 @@ func (d *tdec) loadLong(n int) error {
 	}
 	switch v := decodeLong(b).(type) {
 	case int64:
-		d.push(tslot{k: sInt, i: v})
+		d.push(numSlot(sInt, uint64(v)))
 	default:
 		if err := d.account(len(b) + 32); err != nil {
 			return err
 		}
-		d.push(tslot{k: sAny, v: v})
+		d.push(anySlot(v, 0))
 	}
 	return nil
 }
@@ -411,17 +459,16 @@ func (d *tdec) loadStr(n uint64) error {
 	if !validPyUTF8(b) {
 		return errFallback
 	}
-	s := ""
-	if len(b) > 0 {
-		s = unsafe.String(&b[0], len(b))
+	s := tslot{p: unsafe.Pointer(unsafe.SliceData(b)), n: uint64(len(b)), meta: uint64(sStr)}
+	if d.cfg.ZeroCopy || len(b) == 0 {
+		s.meta |= flagOwn
 	}
-	d.push(tslot{k: sStr, s: s, own: d.cfg.ZeroCopy || len(b) == 0})
+	d.push(s)
 	return nil
 }
 
-// own returns a string the decoder may hand out: the input's bytes are
-// copied (into an arena, for short strings) unless ZeroCopy lets values
-// share the input.
+// own returns a copy of s that the decoder may hand out, in an arena for
+// short strings.
 func (d *tdec) own(s string) (string, error) {
 	if err := d.account(len(s) + 16); err != nil {
 		return "", err
@@ -438,16 +485,17 @@ func (d *tdec) own(s string) (string, error) {
 	return unsafe.String(&d.arena[off], n), nil
 }
 
-// text returns a str slot's string, made the decoder's own.
+// text returns a str slot's string, made the decoder's own (unless
+// ZeroCopy lets values share the input).
 func (d *tdec) text(s *tslot) string {
-	if !s.own {
-		if o, err := d.own(s.s); err == nil {
-			s.s, s.own = o, true
-		} else {
-			return string([]byte(s.s))
+	if !s.own() {
+		o, err := d.own(s.str())
+		if err != nil {
+			return string([]byte(s.str()))
 		}
+		s.p, s.meta = unsafe.Pointer(unsafe.StringData(o)), s.meta|flagOwn
 	}
-	return s.s
+	return s.str()
 }
 
 func (d *tdec) loadBytes(n uint64, bytearray bool) error {
@@ -465,9 +513,9 @@ func (d *tdec) loadBytes(n uint64, bytearray bool) error {
 		c = append([]byte{}, b...)
 	}
 	if bytearray {
-		d.push(tslot{k: sAny, v: ByteArray(c)})
+		d.push(anySlot(ByteArray(c), 0))
 	} else {
-		d.push(tslot{k: sAny, v: c})
+		d.push(anySlot(c, 0))
 	}
 	return nil
 }
@@ -494,78 +542,13 @@ func (d *tdec) loadGlobal() error {
 	if !validPyUTF8([]byte(mod)) || !validPyUTF8([]byte(name)) {
 		return errFallback
 	}
-	d.push(tslot{k: sAny, v: d.g.fixName(Global{mod, name})})
+	d.push(anySlot(d.g.fixName(Global{mod, name}), 0))
 	return nil
 }
 
-// The memo. A Python pickle memoizes nearly every str and container, so
-// entries are compact: a pointer and two words, unpacked into a slot when
-// fetched.
+// The memo.
 
 const memoChunk = 1024
-
-type memoSlot struct {
-	data unsafe.Pointer
-	aux  unsafe.Pointer // a plan or a type
-	n    uint64         // a number's bits, a string's length
-	meta uint64         // kind | own<<8 | sealed<<9 | present<<10 | depth<<32
-}
-
-const (
-	metaOwn     = 1 << 8
-	metaSealed  = 1 << 9
-	metaPresent = 1 << 10
-)
-
-// builderTypes are the dynamic types of the v of builder slots, by kind.
-var builderTypes = [...]unsafe.Pointer{
-	sList:   typeOf((*tlist)(nil)),
-	sGList:  typeOf((*glist)(nil)),
-	sGDict:  typeOf((*Dict)(nil)),
-	sGSet:   typeOf((*Set)(nil)),
-	sObj:    typeOf((*Object)(nil)),
-	sTuple:  typeOf((*ttuple)(nil)),
-	sFrozen: typeOf((*ttuple)(nil)),
-}
-
-func packSlot(s *tslot) memoSlot {
-	m := memoSlot{meta: uint64(s.k) | metaPresent | uint64(uint32(s.d))<<32}
-	if s.own {
-		m.meta |= metaOwn
-	}
-	switch s.k {
-	case sNone, sBool, sInt, sFloat:
-		m.n = uint64(s.i)
-	case sStr:
-		m.data, m.n = unsafe.Pointer(unsafe.StringData(s.s)), uint64(len(s.s))
-	case sTyped:
-		m.data, m.aux = s.p, unsafe.Pointer(s.plan)
-	case sAny:
-		e := (*eface)(unsafe.Pointer(&s.v))
-		m.data, m.aux = e.data, e.typ
-	default:
-		m.data = (*eface)(unsafe.Pointer(&s.v)).data
-	}
-	return m
-}
-
-func (m *memoSlot) unpack(mi int32) tslot {
-	k := slotKind(m.meta)
-	s := tslot{k: k, own: m.meta&metaOwn != 0, d: int32(m.meta >> 32), mi: mi}
-	switch k {
-	case sNone, sBool, sInt, sFloat:
-		s.i = int64(m.n)
-	case sStr:
-		s.s = unsafe.String((*byte)(m.data), int(m.n))
-	case sTyped:
-		s.p, s.plan = m.data, (*decPlan)(m.aux)
-	case sAny:
-		s.v = makeIface(m.aux, m.data)
-	default:
-		s.v = makeIface(builderTypes[k], m.data)
-	}
-	return s
-}
 
 func (d *tdec) memoPut(idx int64) error {
 	n := len(d.stack)
@@ -573,32 +556,38 @@ func (d *tdec) memoPut(idx int64) error {
 		return errFallback
 	}
 	s := &d.stack[n-1]
-	if s.k == sStr && !s.own {
-		o, err := d.own(s.s)
-		if err != nil {
-			return err
-		}
-		s.s, s.own = o, true
-	}
-	if s.mi != 0 {
+	k := s.kind()
+	if k == sStr {
+		d.text(s)
+		s.meta &= 1<<memoIdxShift - 1 // no cached field
+	} else if s.mi() != 0 {
 		// Memoized twice: the sealing of one entry would not be seen
 		// through the other.
 		return errFallback
+	} else if k >= sTyped {
+		s.meta |= uint64(idx+1) << memoIdxShift
 	}
-	s.mi = int32(idx + 1)
-	entry := packSlot(s)
+	entry := *s
+	entry.meta = entry.meta&^flagFresh | flagPresent
 	if e := d.memoAt(idx, true); e != nil {
-		if e.meta&metaPresent == 0 {
-			d.memoLen++
+		if e.meta&flagPresent != 0 {
+			// A memo index used twice, which Python never writes: the
+			// container state of the first would be lost.
+			return errFallback
 		}
+		d.memoLen++
 		*e = entry
 	} else {
+		if k >= sTyped {
+			return errFallback // containers shared through a sparse memo
+		}
 		if d.memoMap == nil {
-			d.memoMap = map[int64]memoSlot{}
+			d.memoMap = map[int64]tslot{}
 		}
-		if _, ok := d.memoMap[idx]; !ok {
-			d.memoLen++
+		if _, ok := d.memoMap[idx]; ok {
+			return errFallback
 		}
+		d.memoLen++
 		d.memoMap[idx] = entry
 	}
 	if d.memoLen > d.cfg.maxMemo {
@@ -609,7 +598,7 @@ func (d *tdec) memoPut(idx int64) error {
 
 // memoAt returns the dense memo entry idx, growing the memo if grow is
 // set and idx is not far beyond it; nil for an index of the sparse map.
-func (d *tdec) memoAt(idx int64, grow bool) *memoSlot {
+func (d *tdec) memoAt(idx int64, grow bool) *tslot {
 	c := idx / memoChunk
 	if c >= int64(len(d.memo)) {
 		if !grow || c > int64(len(d.memo)) {
@@ -618,85 +607,84 @@ func (d *tdec) memoAt(idx int64, grow bool) *memoSlot {
 		if d.account(memoChunk*32) != nil {
 			return nil
 		}
-		d.memo = append(d.memo, make([]memoSlot, memoChunk))
+		d.memo = append(d.memo, make([]tslot, memoChunk))
 	}
 	return &d.memo[c][idx%memoChunk]
 }
 
-func (d *tdec) memoEntry(mi int32) *memoSlot {
-	idx := int64(mi - 1)
-	if e := d.memoAt(idx, false); e != nil && e.meta&metaPresent != 0 {
-		return e
-	}
-	return nil // sealing through the sparse map is not tracked
-}
-
 func (d *tdec) memoGet(idx int64) error {
-	if e := d.memoAt(idx, false); e != nil && e.meta&metaPresent != 0 {
-		d.push(e.unpack(int32(idx + 1)))
-		return nil
+	c := idx / memoChunk
+	if c < int64(len(d.memo)) {
+		if e := &d.memo[c][idx%memoChunk]; e.meta&flagPresent != 0 {
+			d.stack = append(d.stack, *e)
+			return nil
+		}
 	}
 	m, ok := d.memoMap[idx]
 	if !ok {
 		return errFallback
 	}
-	if k := slotKind(m.meta); k != sNone && k != sBool && k != sInt && k != sFloat && k != sStr && k != sAny {
-		return errFallback // containers shared through the sparse memo
-	}
-	d.push(m.unpack(0))
+	d.push(m)
 	return nil
 }
 
-// sealed reports whether the container in s was stored somewhere already,
-// so that changing it now would not reach the copies.
-func (d *tdec) sealed(s *tslot) bool {
-	if s.mi == 0 {
-		return false
+// entry returns the memo entry of the container in s, or nil.
+func (d *tdec) entry(s *tslot) *tslot {
+	mi := s.mi()
+	if mi == 0 || s.kind() < sTyped {
+		return nil
 	}
-	e := d.memoEntry(s.mi)
-	return e == nil || e.meta&metaSealed != 0
+	return d.memoAt(int64(mi-1), false)
+}
+
+// current returns the state of the container in s: its memo entry's, which
+// fills update, if it has one.
+func (d *tdec) current(s *tslot) *tslot {
+	if e := d.entry(s); e != nil {
+		return e
+	}
+	return s
 }
 
 // seal records that s was stored.
 func (d *tdec) seal(s *tslot) {
-	if s.mi != 0 {
-		if e := d.memoEntry(s.mi); e != nil {
-			e.meta |= metaSealed
-		}
+	if e := d.entry(s); e != nil {
+		e.meta |= flagSealed
 	}
 }
 
 // Predictions.
 
 // hint returns the Go type of the place the next value pushed will be
-// stored in, if known, and for a struct or map, the memory where to build
-// it in place (nil: anywhere).
-func (d *tdec) hint() (*decPlan, unsafe.Pointer) {
+// stored in, if known, and for a struct, the memory where to build it in
+// place (nil: anywhere). claim says whether that memory may be taken in a
+// slice's backing array.
+func (d *tdec) hint(claim bool) (*decPlan, unsafe.Pointer) {
 	n := len(d.stack)
 	fence := d.fence()
 	// The single item of a list or dict just made.
 	if n >= 1 && n-1 >= fence {
-		if s := &d.stack[n-1]; s.fresh {
-			if s.k == sTyped {
+		if s := &d.stack[n-1]; s.fresh() {
+			if s.kind() == sTyped {
 				return nil, nil // a dict's key
 			}
-			return d.itemHint(s, 0, nil)
+			return d.itemHint(s, 0, nil, claim)
 		}
 	}
 	if n >= 2 && n-2 >= fence {
-		if s := &d.stack[n-2]; s.fresh && s.k == sTyped {
-			return d.itemHint(s, 1, &d.stack[n-1])
+		if s := &d.stack[n-2]; s.fresh() && s.kind() == sTyped {
+			return d.itemHint(s, 1, &d.stack[n-1], claim)
 		}
 	}
 	if len(d.marks) > 0 {
 		m := d.marks[len(d.marks)-1]
 		if m > 0 {
-			if c := &d.stack[m-1]; isBuilder(c.k) {
+			if c := &d.stack[m-1]; isBuilder(c.kind()) {
 				var key *tslot
 				if (n-m)%2 == 1 {
 					key = &d.stack[n-1]
 				}
-				return d.itemHint(c, n-m, key)
+				return d.itemHint(c, n-m, key, claim)
 			}
 		}
 		return groupHint(d.markHints[len(d.markHints)-1], n-m), nil
@@ -709,7 +697,7 @@ func (d *tdec) hint() (*decPlan, unsafe.Pointer) {
 
 func isBuilder(k slotKind) bool {
 	switch k {
-	case sTyped, sList, sGList, sGDict, sGSet, sObj:
+	case sTyped, sSlice, sList, sGList, sGDict, sGSet, sObj:
 		return true
 	}
 	return false
@@ -730,28 +718,29 @@ func valuePlan(p *decPlan, dst unsafe.Pointer) (*decPlan, unsafe.Pointer) {
 
 // itemHint predicts the item at offset in the fill of container c; key is
 // the slot before it, a dict's key when offset is odd.
-func (d *tdec) itemHint(c *tslot, offset int, key *tslot) (*decPlan, unsafe.Pointer) {
-	switch c.k {
+func (d *tdec) itemHint(c *tslot, offset int, key *tslot, claim bool) (*decPlan, unsafe.Pointer) {
+	switch c.kind() {
+	case sSlice:
+		return valuePlan(c.plan().elem, nil)
 	case sList:
-		l := c.v.(*tlist)
-		elem := l.plan.elem
-		if elem.k == dStruct {
-			dst, err := d.claim(l, l.len+offset)
-			if err != nil {
-				return elem, nil
-			}
-			return elem, dst
+		l := (*tlist)(c.p)
+		if !claim {
+			return l.plan.elem, nil
 		}
-		return valuePlan(elem, nil)
+		dst, err := d.claim(l, l.len+offset)
+		if err != nil {
+			return l.plan.elem, nil
+		}
+		return l.plan.elem, dst
 	case sTyped:
-		p := c.plan
+		p := c.plan()
 		if p.k == dMap {
 			if offset%2 == 0 {
 				return nil, nil
 			}
 			return valuePlan(p.elem, nil)
 		}
-		if offset%2 == 0 || key == nil || key.k != sStr {
+		if offset%2 == 0 || key == nil || key.kind() != sStr {
 			return nil, nil
 		}
 		i := d.field(p, key)
@@ -794,22 +783,22 @@ func groupHint(p *decPlan, i int) *decPlan {
 // field returns the index of the field that str slot key names in struct
 // plan p, caching it in the slot.
 func (d *tdec) field(p *decPlan, key *tslot) int {
-	if key.plan == p {
-		return int(key.i)
+	if key.aux == unsafe.Pointer(p) {
+		return int(key.meta>>memoIdxShift) - 1
 	}
-	i := p.st.find(key.s)
-	key.plan, key.i = p, int64(i)
+	i := p.st.find(key.str())
+	key.aux = unsafe.Pointer(p)
+	key.meta = key.meta&(1<<memoIdxShift-1) | uint64(i+1)<<memoIdxShift
 	return i
 }
 
 // claim returns the memory of item i of l, for a struct to be built in
 // place, growing l's backing array as needed.
 func (d *tdec) claim(l *tlist, i int) (unsafe.Pointer, error) {
-	if err := d.ensure(l, i+1); err != nil {
+	if err := d.ensureList(l, i+1); err != nil {
 		return nil, err
 	}
-	size := l.plan.elem.size
-	dst := unsafe.Add(l.base, uintptr(i)*size)
+	dst := unsafe.Add(l.base, uintptr(i)*l.plan.elem.size)
 	if i < l.claimed {
 		reflect.NewAt(l.plan.elem.t, dst).Elem().SetZero()
 	} else {
@@ -818,13 +807,10 @@ func (d *tdec) claim(l *tlist, i int) (unsafe.Pointer, error) {
 	return dst, nil
 }
 
-// ensure makes room for n items in l's backing array.
-func (d *tdec) ensure(l *tlist, n int) error {
+// ensureList makes room for n items in l's backing array.
+func (d *tdec) ensureList(l *tlist, n int) error {
 	if n <= l.cap {
 		return nil
-	}
-	if n > d.cfg.maxContainer {
-		return errFallback
 	}
 	c := max(n, 2*l.cap, 4)
 	if l.len >= batchSize && l.cap < 2*batchSize {
@@ -832,20 +818,34 @@ func (d *tdec) ensure(l *tlist, n int) error {
 		// items took, to allocate it once rather than double it.
 		if used := d.pos - l.start; used > 0 {
 			guess := int(float64(l.len) * float64(len(d.data)-l.start) / float64(used) * 1.05)
-			c = max(c, min(guess, len(d.data)-d.pos+l.len, d.cfg.maxContainer))
+			c = max(c, min(guess, len(d.data)-d.pos+l.len))
 		}
 	}
-	if err := d.account(c * int(l.plan.elem.size+1)); err != nil {
+	base, err := d.grow(l.plan, l.base, max(l.len, l.claimed), n, c)
+	if err != nil {
 		return err
-	}
-	base := d.newArray(l.plan.elem, c)
-	if keep := max(l.len, l.claimed); keep > 0 {
-		dst := reflect.NewAt(l.plan.t, unsafe.Pointer(&sliceHeader{base, keep, keep})).Elem()
-		src := reflect.NewAt(l.plan.t, unsafe.Pointer(&sliceHeader{l.base, keep, keep})).Elem()
-		reflect.Copy(dst, src)
 	}
 	l.base, l.cap = base, c
 	return nil
+}
+
+// grow returns a backing array for c items of slice plan p holding the
+// first keep items of base; n is the length needed.
+func (d *tdec) grow(p *decPlan, base unsafe.Pointer, keep, n, c int) (unsafe.Pointer, error) {
+	if n > d.cfg.maxContainer {
+		return nil, errFallback
+	}
+	c = min(c, d.cfg.maxContainer)
+	if err := d.account(c * int(p.elem.size+1)); err != nil {
+		return nil, err
+	}
+	nb := d.newArray(p.elem, c)
+	if keep > 0 {
+		dst := reflect.NewAt(p.t, unsafe.Pointer(&sliceHeader{nb, keep, keep})).Elem()
+		src := reflect.NewAt(p.t, unsafe.Pointer(&sliceHeader{base, keep, keep})).Elem()
+		reflect.Copy(dst, src)
+	}
+	return nb, nil
 }
 
 // newArray allocates an array of n values of plan e. Arrays of types laid
@@ -854,6 +854,9 @@ func (d *tdec) ensure(l *tlist, n int) error {
 // carved out of chunks, as the model's decoder does with its values: a
 // chunk lives as long as any array in it.
 func (d *tdec) newArray(e *decPlan, n int) unsafe.Pointer {
+	if n == 0 || e.size == 0 {
+		return unsafe.Pointer(&zeroArray)
+	}
 	switch e.t.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
@@ -883,7 +886,7 @@ func (d *tdec) newArray(e *decPlan, n int) unsafe.Pointer {
 	return reflect.MakeSlice(reflect.SliceOf(e.t), n, n).UnsafePointer()
 }
 
-// newList returns a list builder, from a chunk.
+// newList returns a builder for a slice of structs, from a chunk.
 func (d *tdec) newList(plan *decPlan) *tlist {
 	if len(d.lists) == cap(d.lists) {
 		d.lists = make([]tlist, 0, nextChunk(cap(d.lists), 4, slabLen))
@@ -898,12 +901,19 @@ func (d *tdec) emptyList() error {
 	if err := d.account(64); err != nil {
 		return err
 	}
-	plan, _ := d.hint()
-	if plan != nil && plan.k == dSlice {
-		d.push(tslot{k: sList, v: d.newList(plan), d: 1, fresh: true})
-		return nil
+	plan, _ := d.hint(false)
+	var s tslot
+	switch {
+	case plan != nil && plan.k == dSlice && plan.elem.k == dStruct:
+		s = ptrSlot(sList, unsafe.Pointer(d.newList(plan)), 1)
+	case plan != nil && plan.k == dSlice:
+		s = ptrSlot(sSlice, nil, 1)
+		s.aux = unsafe.Pointer(plan)
+	default:
+		s = ptrSlot(sGList, unsafe.Pointer(&glist{}), 1)
 	}
-	d.push(tslot{k: sGList, v: &glist{}, d: 1, fresh: true})
+	s.meta |= flagFresh
+	d.push(s)
 	return nil
 }
 
@@ -911,7 +921,8 @@ func (d *tdec) emptyDict() error {
 	if err := d.account(64); err != nil {
 		return err
 	}
-	plan, dst := d.hint()
+	plan, dst := d.hint(true)
+	var s tslot
 	if plan != nil && (plan.k == dStruct || (plan.k == dMap && !plan.set)) {
 		if dst == nil {
 			if err := d.account(int(plan.size)); err != nil {
@@ -919,10 +930,20 @@ func (d *tdec) emptyDict() error {
 			}
 			dst = reflect.New(plan.t).UnsafePointer()
 		}
-		d.push(tslot{k: sTyped, p: dst, plan: plan, d: 1, fresh: true})
-		return nil
+		if plan.k == dMap {
+			// An empty dict makes an empty map, not a nil one; an existing
+			// map is added to, as encoding/json does.
+			if m := reflect.NewAt(plan.t, dst).Elem(); m.IsNil() {
+				m.Set(reflect.MakeMap(plan.t))
+			}
+		}
+		s = ptrSlot(sTyped, dst, 1)
+		s.aux = unsafe.Pointer(plan)
+	} else {
+		s = ptrSlot(sGDict, unsafe.Pointer(&Dict{}), 1)
 	}
-	d.push(tslot{k: sGDict, v: &Dict{}, d: 1, fresh: true})
+	s.meta |= flagFresh
+	d.push(s)
 	return nil
 }
 
@@ -938,31 +959,41 @@ func (d *tdec) fill(x int, pairs bool) error {
 		d.stack = d.stack[:x]
 		return nil
 	}
-	if d.sealed(c) || (pairs && len(items)%2 != 0) {
+	cur := d.current(c)
+	if cur.meta&flagSealed != 0 || (pairs && len(items)%2 != 0) {
 		return errFallback
 	}
 	var depth int32
 	for i := range items {
-		depth = max(depth, items[i].d)
+		depth = max(depth, items[i].depth())
 	}
 	depth++
 	if int(depth) > d.cfg.maxDepth {
 		return errFallback
 	}
-	c.fresh = false
-	c.d = max(c.d, depth)
+	c.meta &^= flagFresh
+	// The model's decoder keeps a container's depth on the stack only.
+	c.setDepth(max(c.depth(), depth))
 	var err error
-	switch c.k {
+	switch c.kind() {
+	case sSlice:
+		if pairs {
+			return errFallback
+		}
+		err = d.appendSlice(cur, items)
+		if cur != c {
+			c.p, c.n = cur.p, cur.n
+		}
 	case sList:
 		if pairs {
 			return errFallback
 		}
-		err = d.appendTyped(c.v.(*tlist), items)
+		err = d.appendList((*tlist)(c.p), items)
 	case sTyped:
 		if !pairs {
 			return errFallback
 		}
-		if c.plan.k == dStruct {
+		if c.plan().k == dStruct {
 			err = d.setFields(c, items)
 		} else {
 			err = d.setMapItems(c, items)
@@ -971,7 +1002,7 @@ func (d *tdec) fill(x int, pairs bool) error {
 		if pairs {
 			return errFallback
 		}
-		l := c.v.(*glist)
+		l := (*glist)(c.p)
 		if l.sealed || len(l.items)+len(items) > d.cfg.maxContainer {
 			return errFallback
 		}
@@ -985,12 +1016,12 @@ func (d *tdec) fill(x int, pairs bool) error {
 			}
 		}
 	case sGDict:
-		err = d.setDict(c.v.(*Dict), items, pairs)
+		err = d.setDict((*Dict)(c.p), items, pairs)
 	case sGSet:
 		if pairs {
 			return errFallback
 		}
-		s := c.v.(*Set)
+		s := (*Set)(c.p)
 		if s.Len()+len(items) > d.cfg.maxContainer {
 			return errFallback
 		}
@@ -1003,7 +1034,7 @@ func (d *tdec) fill(x int, pairs bool) error {
 			}
 		}
 	case sObj:
-		o := c.v.(*Object)
+		o := (*Object)(c.p)
 		if pairs {
 			if o.DictItems == nil {
 				o.DictItems = &Dict{}
@@ -1045,9 +1076,35 @@ func (d *tdec) setDict(dict *Dict, items []tslot, pairs bool) error {
 	return nil
 }
 
-func (d *tdec) appendTyped(l *tlist, items []tslot) error {
+// appendSlice appends items to the slice being built in s.
+func (d *tdec) appendSlice(s *tslot, items []tslot) error {
+	p := s.plan()
+	l, c := int(uint32(s.n)), int(s.n>>32)
+	n := l + len(items)
+	if n > c {
+		nc := max(n, 2*c)
+		base, err := d.grow(p, s.p, l, n, nc)
+		if err != nil {
+			return err
+		}
+		s.p, c = base, nc
+	}
+	elem := p.elem
+	for i := range items {
+		if err := d.store(&items[i], elem, unsafe.Add(s.p, uintptr(l+i)*elem.size)); err != nil {
+			return err
+		}
+	}
+	if n > math.MaxUint32 || c > math.MaxUint32 {
+		return errFallback
+	}
+	s.n = uint64(n) | uint64(c)<<32
+	return nil
+}
+
+func (d *tdec) appendList(l *tlist, items []tslot) error {
 	n := l.len + len(items)
-	if err := d.ensure(l, n); err != nil {
+	if err := d.ensureList(l, n); err != nil {
 		return err
 	}
 	elem := l.plan.elem
@@ -1056,7 +1113,7 @@ func (d *tdec) appendTyped(l *tlist, items []tslot) error {
 		pos := l.len + i
 		dst := unsafe.Add(l.base, uintptr(pos)*size)
 		it := &items[i]
-		if it.k == sTyped && it.p == dst && it.plan == elem {
+		if it.kind() == sTyped && it.p == dst && it.plan() == elem {
 			d.seal(it)
 			continue
 		}
@@ -1073,17 +1130,17 @@ func (d *tdec) appendTyped(l *tlist, items []tslot) error {
 }
 
 func (d *tdec) setFields(c *tslot, items []tslot) error {
-	p := c.plan
+	p := c.plan()
 	for i := 0; i < len(items); i += 2 {
 		key, val := &items[i], &items[i+1]
 		fi := -1
-		if key.k == sStr {
+		if key.kind() == sStr {
 			fi = d.field(p, key)
 		}
 		if fi < 0 {
 			k, ok1 := d.toAny(key, 0)
 			v, ok2 := d.toAny(val, 0)
-			if !ok1 || !ok2 {
+			if !ok1 || !ok2 || checkHashable(k) != nil {
 				return errFallback
 			}
 			if err := d.conv.unknownField(nil, k, v, p, c.p); err != nil {
@@ -1092,9 +1149,11 @@ func (d *tdec) setFields(c *tslot, items []tslot) error {
 			continue
 		}
 		f := &p.st.fields[fi]
-		dst := fieldPtr(p.t, c.p, f, true)
-		if dst == nil {
-			return errFallback
+		dst := unsafe.Add(c.p, f.offset)
+		if !f.direct {
+			if dst = fieldPtr(p.t, c.p, f, true); dst == nil {
+				return errFallback
+			}
 		}
 		if err := d.store(val, p.fields[fi], dst); err != nil {
 			return err
@@ -1104,7 +1163,7 @@ func (d *tdec) setFields(c *tslot, items []tslot) error {
 }
 
 func (d *tdec) setMapItems(c *tslot, items []tslot) error {
-	p := c.plan
+	p := c.plan()
 	m := reflect.NewAt(p.t, c.p).Elem()
 	if m.IsNil() {
 		m.Set(reflect.MakeMapWithSize(p.t, len(items)/2))
@@ -1118,6 +1177,9 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 	key := reflect.New(p.key.t).Elem()
 	val := reflect.New(p.elem.t).Elem()
 	for i := 0; i < len(items); i += 2 {
+		if !d.hashable(&items[i]) {
+			return errFallback
+		}
 		key.SetZero()
 		val.SetZero()
 		if err := d.store(&items[i], p.key, unsafe.Pointer(key.UnsafeAddr())); err != nil {
@@ -1131,6 +1193,18 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 	return nil
 }
 
+// hashable reports whether s could be a dict key in Python.
+func (d *tdec) hashable(s *tslot) bool {
+	switch s.kind() {
+	case sNone, sBool, sInt, sFloat, sStr:
+		return true
+	case sTyped, sSlice, sList:
+		return false
+	}
+	v, ok := d.toAny(s, 0)
+	return ok && checkHashable(v) == nil
+}
+
 // tuple makes a tuple (or frozenset) of the stack items from k.
 func (d *tdec) tuple(k int, frozen bool) error {
 	if k < d.fence() || k > len(d.stack) {
@@ -1140,15 +1214,15 @@ func (d *tdec) tuple(k int, frozen bool) error {
 	if n > d.cfg.maxContainer {
 		return errFallback
 	}
-	if err := d.account(96*n + 48); err != nil {
+	if err := d.account(32*n + 48); err != nil {
 		return err
 	}
 	t := &ttuple{items: make([]tslot, n)}
 	var depth int32
 	for i := range t.items {
 		t.items[i] = d.stack[k+i]
-		t.items[i].fresh = false
-		depth = max(depth, t.items[i].d)
+		t.items[i].meta &^= flagFresh
+		depth = max(depth, t.items[i].depth())
 	}
 	depth++
 	if int(depth) > d.cfg.maxDepth {
@@ -1159,7 +1233,7 @@ func (d *tdec) tuple(k int, frozen bool) error {
 	if frozen {
 		kind = sFrozen
 	}
-	d.push(tslot{k: kind, v: t, d: depth})
+	d.push(ptrSlot(kind, unsafe.Pointer(t), depth))
 	return nil
 }
 
@@ -1174,16 +1248,19 @@ func (d *tdec) reduce() error {
 	if err != nil {
 		return err
 	}
+	if args.kind() != sTuple {
+		return errFallback
+	}
 	a, ok1 := d.toAny(&args, 0)
 	f, ok2 := d.toAny(&fn, 0)
 	t, ok3 := a.(Tuple)
-	if !ok1 || !ok2 || !ok3 || !isCallable(f) || args.k != sTuple {
+	if !ok1 || !ok2 || !ok3 || !isCallable(f) {
 		return errFallback
 	}
 	if err := d.account(128); err != nil {
 		return err
 	}
-	depth := max(args.d, fn.d) + 1
+	depth := max(args.depth(), fn.depth()) + 1
 	if int(depth) > d.cfg.maxDepth {
 		return errFallback
 	}
@@ -1191,17 +1268,12 @@ func (d *tdec) reduce() error {
 	if err != nil {
 		return errFallback
 	}
-	d.pushModel(v, depth)
-	return nil
-}
-
-func (d *tdec) pushModel(v any, depth int32) {
-	switch x := v.(type) {
-	case *Object:
-		d.push(tslot{k: sObj, v: x, d: depth})
-	default:
-		d.push(tslot{k: sAny, v: v, d: depth})
+	if o, ok := v.(*Object); ok {
+		d.push(ptrSlot(sObj, unsafe.Pointer(o), depth))
+	} else {
+		d.push(anySlot(v, depth))
 	}
+	return nil
 }
 
 func (d *tdec) newobj(ex bool) error {
@@ -1216,7 +1288,7 @@ func (d *tdec) newobj(ex bool) error {
 		if kwargs, _ = v.(*Dict); !ok || kwargs == nil {
 			return errFallback
 		}
-		kd = kw.d
+		kd = kw.depth()
 	}
 	args, err := d.pop()
 	if err != nil {
@@ -1226,20 +1298,23 @@ func (d *tdec) newobj(ex bool) error {
 	if err != nil {
 		return err
 	}
+	if args.kind() != sTuple {
+		return errFallback
+	}
 	a, ok1 := d.toAny(&args, 0)
 	c, ok2 := d.toAny(&cls, 0)
 	t, ok3 := a.(Tuple)
-	if !ok1 || !ok2 || !ok3 || !isCallable(c) || args.k != sTuple {
+	if !ok1 || !ok2 || !ok3 || !isCallable(c) {
 		return errFallback
 	}
 	if err := d.account(128); err != nil {
 		return err
 	}
-	depth := max(args.d, cls.d, kd) + 1
+	depth := max(args.depth(), cls.depth(), kd) + 1
 	if int(depth) > d.cfg.maxDepth {
 		return errFallback
 	}
-	d.push(tslot{k: sObj, v: &Object{Callable: c, Args: t, Kwargs: kwargs, New: true}, d: depth})
+	d.push(ptrSlot(sObj, unsafe.Pointer(&Object{Callable: c, Args: t, Kwargs: kwargs, New: true}), depth))
 	return nil
 }
 
@@ -1253,10 +1328,10 @@ func (d *tdec) build() error {
 		return errFallback
 	}
 	t := &d.stack[n-1]
-	if t.k != sObj || d.sealed(t) {
+	if t.kind() != sObj || d.current(t).meta&flagSealed != 0 {
 		return errFallback
 	}
-	o := t.v.(*Object)
+	o := (*Object)(t.p)
 	sv, ok := d.toAny(&state, 0)
 	if !ok {
 		return errFallback
@@ -1267,11 +1342,11 @@ func (d *tdec) build() error {
 	if o.State != nil {
 		return errFallback // a second BUILD: the model's decoder merges
 	}
-	depth := state.d + 1
+	depth := state.depth() + 1
 	if int(depth) > d.cfg.maxDepth {
 		return errFallback
 	}
-	t.d = max(t.d, depth)
+	t.setDepth(max(t.depth(), depth))
 	o.State = sv
 	return nil
 }
@@ -1281,22 +1356,30 @@ func (d *tdec) build() error {
 // toAny returns the value of s in the model, as the model's decoder would
 // have built it; false if s was built as a Go type.
 func (d *tdec) toAny(s *tslot, depth int) (any, bool) {
-	switch s.k {
+	switch s.kind() {
 	case sNone:
 		return nil, true
 	case sBool:
-		return s.i != 0, true
+		return s.n != 0, true
 	case sInt:
-		return s.i, true
+		return int64(s.n), true
 	case sFloat:
-		return math.Float64frombits(uint64(s.i)), true
+		return math.Float64frombits(s.n), true
 	case sStr:
 		return d.text(s), true
-	case sAny, sGDict, sGSet, sObj:
+	case sAny:
+		return s.anyValue(), true
+	case sGDict:
 		d.seal(s)
-		return s.v, true
+		return (*Dict)(s.p), true
+	case sGSet:
+		d.seal(s)
+		return (*Set)(s.p), true
+	case sObj:
+		d.seal(s)
+		return (*Object)(s.p), true
 	case sGList:
-		l := s.v.(*glist)
+		l := (*glist)(s.p)
 		l.sealed = true
 		d.seal(s)
 		if l.items == nil {
@@ -1304,7 +1387,7 @@ func (d *tdec) toAny(s *tslot, depth int) (any, bool) {
 		}
 		return l.items, true
 	case sTuple, sFrozen:
-		t := s.v.(*ttuple)
+		t := (*ttuple)(s.p)
 		if t.model != nil {
 			return t.model, true
 		}
@@ -1319,7 +1402,7 @@ func (d *tdec) toAny(s *tslot, depth int) (any, bool) {
 			}
 			items[i] = v
 		}
-		if s.k == sTuple {
+		if s.kind() == sTuple {
 			if len(items) == 0 {
 				t.model = emptyTupleValue
 			} else {
@@ -1339,26 +1422,26 @@ func (d *tdec) toAny(s *tslot, depth int) (any, bool) {
 
 // store stores the value of s in dst, of plan q.
 func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
-	switch s.k {
+	switch s.kind() {
 	case sInt:
 		switch q.k {
 		case dInt:
-			if setInt(dst, q.size, s.i) {
+			if setInt(dst, q.size, int64(s.n)) {
 				return nil
 			}
 			return errFallback
 		case dUint:
-			if s.i >= 0 && setUint(dst, q.size, uint64(s.i)) {
+			if int64(s.n) >= 0 && setUint(dst, q.size, s.n) {
 				return nil
 			}
 			return errFallback
 		case dFloat64:
-			*(*float64)(dst) = float64(s.i)
+			*(*float64)(dst) = float64(int64(s.n))
 			return nil
 		}
 	case sFloat:
 		if q.k == dFloat64 {
-			*(*float64)(dst) = math.Float64frombits(uint64(s.i))
+			*(*float64)(dst) = math.Float64frombits(s.n)
 			return nil
 		}
 	case sStr:
@@ -1368,16 +1451,17 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 		}
 	case sBool:
 		if q.k == dBool {
-			*(*bool)(dst) = s.i != 0
+			*(*bool)(dst) = s.n != 0
 			return nil
 		}
 	case sTyped:
-		if q.k == dPtr && q.elem == s.plan {
+		plan := s.plan()
+		if q.k == dPtr && q.elem == plan {
 			d.seal(s)
 			*(*unsafe.Pointer)(dst) = s.p
 			return nil
 		}
-		if q != s.plan {
+		if q != plan {
 			return errFallback
 		}
 		d.seal(s)
@@ -1385,21 +1469,33 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 			reflect.NewAt(q.t, dst).Elem().Set(reflect.NewAt(q.t, s.p).Elem())
 		}
 		return nil
+	case sSlice:
+		cur := d.current(s)
+		if q != cur.plan() {
+			return errFallback
+		}
+		d.seal(s)
+		base, n := cur.p, int(uint32(cur.n))
+		if base == nil {
+			// An empty list is an empty slice, not a nil one.
+			base = unsafe.Pointer(&zeroArray)
+		}
+		*(*sliceHeader)(dst) = sliceHeader{base, n, n}
+		return nil
 	case sList:
-		l := s.v.(*tlist)
+		l := (*tlist)(s.p)
 		if q != l.plan {
 			return errFallback
 		}
 		d.seal(s)
 		base := l.base
 		if base == nil {
-			// An empty list is an empty slice, not a nil one.
-			base = reflect.MakeSlice(q.t, 0, 0).UnsafePointer()
+			base = unsafe.Pointer(&zeroArray)
 		}
 		*(*sliceHeader)(dst) = sliceHeader{base, l.len, l.len}
 		return nil
 	case sTuple:
-		t := s.v.(*ttuple)
+		t := (*ttuple)(s.p)
 		switch q.k {
 		case dSlice:
 			return d.storeItems(t.items, q, dst)
@@ -1409,7 +1505,8 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 			}
 		}
 	}
-	if s.k == sTyped || s.k == sList {
+	switch s.kind() {
+	case sTyped, sSlice, sList:
 		return errFallback
 	}
 	v, ok := d.toAny(s, 0)
@@ -1422,19 +1519,24 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 	return nil
 }
 
+// zeroArray is where empty slices point, as the runtime's zerobase.
+var zeroArray [0]uint64
+
 // storeItems stores a tuple's items in a new slice.
 func (d *tdec) storeItems(items []tslot, q *decPlan, dst unsafe.Pointer) error {
 	if err := d.account(len(items) * int(q.elem.size)); err != nil {
 		return err
 	}
-	s := reflect.MakeSlice(q.t, len(items), len(items))
-	base := s.UnsafePointer()
+	base := d.newArray(q.elem, len(items))
 	for i := range items {
 		if err := d.store(&items[i], q.elem, unsafe.Add(base, uintptr(i)*q.elem.size)); err != nil {
 			return err
 		}
 	}
-	reflect.NewAt(q.t, dst).Elem().Set(s)
+	if base == nil || len(items) == 0 {
+		base = unsafe.Pointer(&zeroArray)
+	}
+	*(*sliceHeader)(dst) = sliceHeader{base, len(items), len(items)}
 	return nil
 }
 
@@ -1457,8 +1559,4 @@ func (d *tdec) storeFields(items []tslot, q *decPlan, dst unsafe.Pointer) error 
 		}
 	}
 	return nil
-}
-
-func (d *tdec) storeRoot(s *tslot) error {
-	return d.store(s, d.root, d.rootPtr)
 }

@@ -94,7 +94,7 @@ func (o DecodeOptions) Convert(v any, target any) error {
 		return err
 	}
 	cfg := o.config()
-	return cfg.convert(v, target)
+	return cfg.convert(v, target, -1)
 }
 
 // Convert is DecodeOptions.Convert with default options.
@@ -184,14 +184,15 @@ func (cfg *decodeConfig) unmarshalReference(data []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return cfg.convert(val, v)
+	return cfg.convert(val, v, len(data))
 }
 
-// convert stores the model value val in the target v.
-func (cfg *decodeConfig) convert(val any, v any) error {
+// convert stores the model value val, decoded from size bytes of pickle
+// (-1: none), in the target v.
+func (cfg *decodeConfig) convert(val any, v any, size int) error {
 	rv := reflect.ValueOf(v)
 	t := rv.Type().Elem()
-	c := newConv(cfg)
+	c := newConv(cfg, size)
 	if err := c.decode(val, decPlanFor(t), rv.UnsafePointer()); err != nil {
 		return publicError(err, t)
 	}

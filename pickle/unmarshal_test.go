@@ -277,15 +277,15 @@ func TestUnmarshalSharedPointers(t *testing.T) {
 	assert.Same(t, vals[2].Next, vals[2].Next.Next)
 	assert.Equal(t, "loop", vals[2].Name)
 
-	// A cycle through values only is too deep.
+	// A cycle through a list closes at the slice, which shares its array.
 	type Loop struct{ L []Loop }
 	cyc := mustDict()
 	_ = cyc.Set("L", []any{cyc})
 	data, err = Marshal(cyc)
 	require.NoError(t, err)
 	var l Loop
-	err = DecodeOptions{MaxDepth: 50}.Unmarshal(data, &l)
-	assert.ErrorIs(t, err, ErrLimit)
+	require.NoError(t, Unmarshal(data, &l))
+	assert.Same(t, &l.L[0], &l.L[0].L[0])
 }
 
 func TestUnmarshalTargets(t *testing.T) {
@@ -364,4 +364,36 @@ func TestMarshalRoundTrip(t *testing.T) {
 		want.Digest = [4]byte{1, 2, 3, 4}
 		assert.Equal(t, want, back, "protocol %d", p)
 	}
+}
+
+type tNest []tNest
+
+// A pickle of 100 bytes can stand for 2**40 Go values when one list is
+// shared by two places at every level: it decodes to slices that share
+// their arrays as the lists are shared, so decoding stays linear.
+func TestUnmarshalSharedLists(t *testing.T) {
+	v := []any{}
+	for i := 0; i < 40; i++ {
+		v = []any{v, v}
+	}
+	data, err := Marshal(v)
+	require.NoError(t, err)
+	require.Less(t, len(data), 1000)
+	var n tNest
+	require.NoError(t, Unmarshal(data, &n))
+	assert.Same(t, &n[0][0], &n[1][0])
+	opts := DecodeOptions{}
+	cfg := opts.config()
+	var ref tNest
+	require.NoError(t, cfg.unmarshalReference(data, &ref))
+	assert.Same(t, &ref[0][0], &ref[1][0])
+
+	// A shared dict is one map.
+	m := mustDict("k", int64(1))
+	data, err = Marshal([]any{m, m})
+	require.NoError(t, err)
+	var maps []map[string]int
+	require.NoError(t, cfg.unmarshalReference(data, &maps))
+	maps[0]["new"] = 2
+	assert.Equal(t, 2, maps[1]["new"])
 }

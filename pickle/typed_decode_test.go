@@ -1,0 +1,247 @@
+package pickle
+
+import (
+	"fmt"
+	"math/rand"
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The typed decoder must agree with the reference path (the model's
+// decoder, then conversion) on every pickle and target: same value, or
+// same error.
+
+type dtRec struct {
+	ID    int              `pickle:"id"`
+	Name  string           `pickle:"name"`
+	Score float64          `pickle:"score"`
+	On    bool             `pickle:"on"`
+	Tags  []string         `pickle:"tags"`
+	Vals  []float64        `pickle:"vals"`
+	Sub   *dtRec           `pickle:"sub"`
+	Subs  []dtRec          `pickle:"subs"`
+	Ptrs  []*dtRec         `pickle:"ptrs"`
+	M     map[string]int   `pickle:"m"`
+	Any   any              `pickle:"any"`
+	Pair  [2]int           `pickle:"pair"`
+	Key   tKey             `pickle:"key"`
+	Set   map[string]bool  `pickle:"set"`
+	Small int8             `pickle:"small"`
+	Lists [][]int          `pickle:"lists"`
+	Maps  []map[string]any `pickle:"maps"`
+}
+
+// dtGen makes random values shaped like dtRec's dicts, mostly of the
+// right types, sometimes not, with shared and nested parts.
+type dtGen struct {
+	r      *rand.Rand
+	shared []any
+}
+
+func (g *dtGen) scalar() any {
+	switch g.r.Intn(7) {
+	case 0:
+		return int64(g.r.Intn(600) - 300)
+	case 1:
+		return g.r.Float64()
+	case 2:
+		return fmt.Sprintf("s%d", g.r.Intn(5))
+	case 3:
+		return g.r.Intn(2) == 0
+	case 4:
+		return nil
+	case 5:
+		return []byte{byte(g.r.Intn(256))}
+	}
+	return Tuple{int64(g.r.Intn(3)), "t"}
+}
+
+func (g *dtGen) list(item func() any) []any {
+	return g.listOf(item, true)
+}
+
+func (g *dtGen) listOf(item func() any, long bool) []any {
+	n := g.r.Intn(4)
+	if long && g.r.Intn(30) == 0 {
+		n = 1000 + g.r.Intn(3) // batches of APPENDS
+	}
+	l := make([]any, n)
+	for i := range l {
+		l[i] = item()
+	}
+	return l
+}
+
+func (g *dtGen) wrong(right func() any) any {
+	if g.r.Intn(25) == 0 {
+		return g.scalar()
+	}
+	return right()
+}
+
+func (g *dtGen) rec(depth int) any {
+	if depth > 0 && g.r.Intn(8) == 0 && len(g.shared) > 0 {
+		return g.shared[g.r.Intn(len(g.shared))]
+	}
+	d := NewDict()
+	set := func(k string, v func() any) {
+		if g.r.Intn(3) > 0 {
+			_ = d.Set(k, g.wrong(v))
+		}
+	}
+	set("id", func() any { return int64(g.r.Intn(1000)) })
+	set("name", func() any { return fmt.Sprintf("n%d", g.r.Intn(100)) })
+	set("score", func() any { return g.r.Float64() * 10 })
+	set("on", func() any { return g.r.Intn(2) == 0 })
+	set("tags", func() any { return g.list(func() any { return fmt.Sprintf("t%d", g.r.Intn(4)) }) })
+	set("vals", func() any {
+		if g.r.Intn(5) == 0 {
+			return Tuple{1.5, int64(2)}
+		}
+		return g.list(func() any { return g.r.Float64() })
+	})
+	if depth < 3 {
+		set("sub", func() any { return g.rec(depth + 1) })
+		set("subs", func() any { return g.listOf(func() any { return g.rec(depth + 1) }, false) })
+		set("ptrs", func() any { return g.listOf(func() any { return g.rec(depth + 1) }, false) })
+		set("maps", func() any { return g.listOf(func() any { return g.rec(depth + 1) }, false) })
+	}
+	set("m", func() any { return mustDict("a", int64(g.r.Intn(9)), "b", int64(1)) })
+	set("any", func() any { return g.list(g.scalar) })
+	set("pair", func() any { return Tuple{int64(g.r.Intn(9)), int64(g.r.Intn(9))} })
+	set("key", func() any { return Tuple{int64(g.r.Intn(9)), "k"} })
+	set("set", func() any { return mustSet("x", "y") })
+	set("small", func() any { return int64(g.r.Intn(300) - 150) })
+	set("lists", func() any { return []any{[]any{int64(1)}, []any{}, Tuple{int64(2)}} })
+	set("user_id", func() any { return int64(1) }) // no such field
+	if g.r.Intn(4) == 0 {
+		g.shared = append(g.shared, d)
+	}
+	return d
+}
+
+// dtTargets are the types the generated values are decoded into.
+var dtTargets = []reflect.Type{
+	reflect.TypeFor[dtRec](),
+	reflect.TypeFor[*dtRec](),
+	reflect.TypeFor[[]dtRec](),
+	reflect.TypeFor[[]*dtRec](),
+	reflect.TypeFor[map[string]any](),
+	reflect.TypeFor[any](),
+	reflect.TypeFor[[]map[string]any](),
+}
+
+// checkAgrees decodes data into a new value of type t both ways and
+// reports whether the typed decoder took it without falling back.
+func checkAgrees(t *testing.T, opts DecodeOptions, data []byte, typ reflect.Type, label string) bool {
+	t.Helper()
+	cfg := opts.config()
+	got := reflect.New(typ)
+	fast := unmarshalTyped(&cfg, data, decPlanFor(typ), got.UnsafePointer()) != errFallback
+	got = reflect.New(typ)
+	errGot := opts.Unmarshal(data, got.Interface())
+	want := reflect.New(typ)
+	errWant := cfg.unmarshalReference(data, want.Interface())
+	if errWant != nil || errGot != nil {
+		if errWant == nil || errGot == nil || errWant.Error() != errGot.Error() {
+			t.Errorf("%s into %s: errors differ: typed %v, reference %v", label, typ, errGot, errWant)
+		}
+		return fast
+	}
+	if !sameResult(got.Interface(), want.Interface()) {
+		t.Errorf("%s into %s: values differ\ntyped:     %s\nreference: %s", label, typ, clipS(got.Elem()), clipS(want.Elem()))
+	}
+	return fast
+}
+
+// sameResult compares decoded values by what they encode to (NaN is NaN,
+// and sharing counts), or by reflect.DeepEqual for what cannot be encoded.
+func sameResult(a, b any) bool {
+	ea, err1 := Marshal(a)
+	eb, err2 := Marshal(b)
+	if err1 == nil && err2 == nil {
+		return string(ea) == string(eb)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func clipS(v reflect.Value) string {
+	s := fmt.Sprintf("%+v", v.Interface())
+	if len(s) > 600 {
+		s = s[:600] + "..."
+	}
+	return s
+}
+
+func TestTypedDecoderAgreesWithReference(t *testing.T) {
+	g := &dtGen{r: rand.New(rand.NewSource(1))}
+	n := 30
+	if testing.Short() {
+		n = 8
+	}
+	fast, total := 0, 0
+	for i := 0; i < n; i++ {
+		g.shared = nil
+		var v any = g.rec(0)
+		if i%3 == 0 {
+			v = g.listOf(func() any { return g.rec(1) }, false)
+		}
+		for p := 0; p <= HighestProtocol; p++ {
+			data, err := EncodeOptions{Protocol: protoOption(p)}.Marshal(v)
+			require.NoError(t, err)
+			for _, typ := range dtTargets {
+				total++
+				if checkAgrees(t, DecodeOptions{}, data, typ, fmt.Sprintf("value %d protocol %d", i, p)) {
+					fast++
+				}
+			}
+		}
+	}
+	t.Logf("%d decodings, %d without falling back", total, fast)
+	// Protocols 0 and 1 and values of the wrong types fall back.
+	assert.Greater(t, fast, total/10, "the typed decoder takes its share")
+}
+
+// Pickles that CPython writes for common data take the fast path.
+func TestTypedDecoderFastPath(t *testing.T) {
+	type rec struct {
+		A int               `pickle:"a"`
+		B []string          `pickle:"b"`
+		C map[string]string `pickle:"c"`
+		D [][]float64       `pickle:"d"`
+		E *rec              `pickle:"e"`
+		F any               `pickle:"f"`
+		G tKey              `pickle:"g"`
+	}
+	v := []any{
+		mustDict("a", 1, "b", []any{"x", "y"}, "c", mustDict("k", "v"), "d", []any{[]any{1.5}, []any{}},
+			"e", mustDict("a", 2), "f", []any{1, "s", mustDict("n", nil)}, "g", Tuple{3, "t"}),
+	}
+	for p := 2; p <= HighestProtocol; p++ {
+		data, err := EncodeOptions{Protocol: p}.Marshal(v)
+		require.NoError(t, err)
+		assert.True(t, checkAgrees(t, DecodeOptions{}, data, reflect.TypeFor[[]rec](), fmt.Sprint("protocol ", p)), "protocol %d fell back", p)
+	}
+	data := payload(t, "records").pickle
+	assert.True(t, checkAgrees(t, DecodeOptions{}, data[:], reflect.TypeFor[[]benchRecord](), "records"))
+}
+
+// FuzzTypedDecode: on any input, the typed decoder and the reference path
+// agree.
+func FuzzTypedDecode(f *testing.F) {
+	g := &dtGen{r: rand.New(rand.NewSource(2))}
+	for i := 0; i < 20; i++ {
+		g.shared = nil
+		data, err := EncodeOptions{Protocol: protoOption(i % 6)}.Marshal(g.rec(1))
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range dtTargets {
+			checkAgrees(t, DecodeOptions{MaxAllocFactor: 16}, data, typ, fmt.Sprintf("%q", clip(data)))
+		}
+	})
+}
