@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"sync"
 	"unsafe"
 )
 
@@ -155,6 +156,7 @@ type tdec struct {
 	lists           []tlist
 	words           []uint64
 	strs            []string
+	keys            [64]keyCache
 }
 
 // unmarshalTyped decodes data into the value at ptr, of plan root. It
@@ -168,7 +170,24 @@ func unmarshalTyped(cfg *decodeConfig, data []byte, root *decPlan, ptr unsafe.Po
 		d.allocMax = allocAllowance + cfg.allocFactor*len(data)
 	}
 	d.stack = make([]tslot, 0, 32)
-	return d.run()
+	err := d.run()
+	d.release()
+	return err
+}
+
+// memoChunks are memo chunks that decodings pass on to each other: the
+// memo of a large pickle is as long as its values are many, and allocating
+// it each time would make the garbage collector run as much again.
+var memoChunks sync.Pool
+
+// release clears the memo's chunks, which must not keep the values alive,
+// and pools them.
+func (d *tdec) release() {
+	for _, c := range d.memo {
+		clear(c)
+		memoChunks.Put(&c)
+	}
+	d.memo = nil
 }
 
 func (d *tdec) account(n int) error {
@@ -607,7 +626,11 @@ func (d *tdec) memoAt(idx int64, grow bool) *tslot {
 		if d.account(memoChunk*32) != nil {
 			return nil
 		}
-		d.memo = append(d.memo, make([]tslot, memoChunk))
+		if c, ok := memoChunks.Get().(*[]tslot); ok {
+			d.memo = append(d.memo, *c)
+		} else {
+			d.memo = append(d.memo, make([]tslot, memoChunk))
+		}
 	}
 	return &d.memo[c][idx%memoChunk]
 }
@@ -781,15 +804,31 @@ func groupHint(p *decPlan, i int) *decPlan {
 }
 
 // field returns the index of the field that str slot key names in struct
-// plan p, caching it in the slot.
+// plan p. The keys of a pickle of many dicts are one memoized string each,
+// fetched again for every dict, so a small cache by the string's address
+// finds them without comparing names.
 func (d *tdec) field(p *decPlan, key *tslot) int {
 	if key.aux == unsafe.Pointer(p) {
 		return int(key.meta>>memoIdxShift) - 1
 	}
-	i := p.st.find(key.str())
+	c := &d.keys[uintptr(key.p)>>3&uintptr(len(d.keys)-1)]
+	var i int
+	if c.p == key.p && c.n == int(key.n) && c.plan == p {
+		i = c.i
+	} else {
+		i = p.st.find(key.str())
+		*c = keyCache{key.p, int(key.n), p, i}
+	}
 	key.aux = unsafe.Pointer(p)
 	key.meta = key.meta&(1<<memoIdxShift-1) | uint64(i+1)<<memoIdxShift
 	return i
+}
+
+type keyCache struct {
+	p    unsafe.Pointer
+	n    int
+	plan *decPlan
+	i    int
 }
 
 // claim returns the memory of item i of l, for a struct to be built in
