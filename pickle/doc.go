@@ -77,8 +77,56 @@
 // Struct fields encode under their Go name unless a `pickle:"name"` tag
 // says otherwise; `pickle:"-"` skips a field, `pickle:",omitempty"` skips
 // an empty one, and embedded structs are flattened as encoding/json
-// flattens them. Unmarshal also decodes into typed Go values (structs,
-// maps, slices); its documentation gives the rules.
+// flattens them; `pickle:",extra"` names a map[string]T or *Dict field
+// whose entries are written after the fields (and which collects unknown
+// keys when decoding), and `pickle:",class"` a Global field that makes the
+// struct an instance of that class.
+//
+// # Go types
+//
+// Unmarshal decodes into typed Go values as encoding/json does, straight
+// from the pickle's opcodes with no model values in between, and Marshal
+// encodes them; Unmarshal's documentation gives the rules, which include
+// how dict keys find struct fields (exactly, then ignoring case and
+// underscores) and what happens to keys and classes a Go type has no
+// place for (DecodeOptions.UnknownFields, UnknownClasses). Besides numbers,
+// strings, slices, maps and structs, these Go types stand for Python
+// classes, both ways unless an arrow says otherwise:
+//
+//	Python                   Go
+//	------                   --
+//	datetime.datetime   ↔    time.Time (see Time zones below)
+//	datetime.date       ↔    Date (and → time.Time, at midnight, Naive)
+//	datetime.time       ↔    TimeOfDay
+//	datetime.timedelta  ↔    time.Duration (and ← int, as nanoseconds)
+//	decimal.Decimal     ↔    Decimal, exactly (and → big.Float, big.Rat)
+//	decimal.Decimal     ←    big.Float
+//	fractions.Fraction  ↔    big.Rat
+//	uuid.UUID           ↔    UUID
+//	OrderedDict         ↔    OrderedDict[K, V] (and → maps and structs)
+//	deque               ↔    Deque[T] (and → slices)
+//	pathlib's paths     ↔    Path
+//	set, frozenset      ↔    map[K]struct{} (and → map[K]bool, slices)
+//	tuple dict keys     ↔    array and struct map keys
+//	numpy.ndarray       ↔    NDArray: dtype, shape, order and bytes
+//	a registered class  ↔    its Go type, by its Form (see Registry)
+//	anything            ↔    a type with MarshalPickle and UnmarshalPickle
+//
+// A registered class is one that a Registry maps to a Go type: instances
+// of dataclasses and plain classes (ObjectForm, SlotsForm), namedtuples
+// (TupleForm) and enum members (EnumForm) decode into it, and its values
+// encode as instances that Python rebuilds from its own class.
+//
+// Time zones: a naive datetime (no tzinfo) is a time.Time in the location
+// Naive, and a time.Time in Naive encodes as a naive datetime; timezone.utc
+// is time.UTC; a fixed timezone(offset, name) is a fixed zone of that name
+// and offset (time.FixedZone); a zoneinfo.ZoneInfo is the location of its
+// key, loaded with time.LoadLocation from the system's time zone database,
+// and encodes back as one, as does any location with an IANA name; other
+// locations (time.Local among them) encode as a timezone with the offset
+// in force at that instant. Python's fold (which of a repeated wall time)
+// is kept both ways at protocols 4 and 5. Times are rounded to Python's
+// microseconds, and must fall in the years 1 to 9999.
 //
 // # Protocols
 //
