@@ -98,7 +98,7 @@
 //	datetime.datetime   ↔    time.Time (see Time zones below)
 //	datetime.date       ↔    Date (and → time.Time, at midnight, Naive)
 //	datetime.time       ↔    TimeOfDay
-//	datetime.timedelta  ↔    time.Duration (and ← int, as nanoseconds)
+//	datetime.timedelta  ↔    time.Duration (an int decodes as nanoseconds)
 //	decimal.Decimal     ↔    Decimal, exactly (and → big.Float, big.Rat)
 //	decimal.Decimal     ←    big.Float
 //	fractions.Fraction  ↔    big.Rat
