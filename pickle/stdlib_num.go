@@ -273,7 +273,7 @@ func ParseDecimal(s string) (Decimal, error) {
 			expPart = expPart[1:]
 		}
 		e, ok := parseDigits(expPart)
-		if !ok || !e.IsInt64() || e.Int64() > math.MaxInt32 {
+		if !ok || expPart == "" || !e.IsInt64() || e.Int64() > math.MaxInt32 {
 			return Decimal{}, fmt.Errorf("pickle: invalid decimal %q", orig)
 		}
 		d.exp += sign * int(e.Int64())
@@ -462,12 +462,15 @@ func decodeDecimal(c *conv, v any, d *Decimal) error {
 		case math.IsInf(x, 0):
 			*d = Decimal{kind: decInf, neg: x < 0}
 		default:
-			dd, err := ParseDecimal(new(big.Float).SetFloat64(x).Text('f', -1))
+			// A float is a binary fraction, whose decimal expansion ends
+			// within 1074 digits after the point.
+			text := new(big.Float).SetFloat64(x).Text('f', 1075)
+			if i := strings.IndexByte(text, '.'); i >= 0 {
+				text = strings.TrimRight(strings.TrimRight(text, "0"), ".")
+			}
+			dd, err := ParseDecimal(text)
 			if err != nil {
 				return failure(v, decimalType, err)
-			}
-			if dd.coef == nil {
-				dd.exp = 0
 			}
 			dd.neg = math.Signbit(x)
 			*d = dd
@@ -507,7 +510,9 @@ type UUID [16]byte
 // ParseUUID parses the forms uuid.UUID(hex) accepts: 32 hex digits,
 // optionally with hyphens, braces and a urn:uuid: prefix.
 func ParseUUID(s string) (UUID, error) {
-	h := strings.TrimPrefix(strings.TrimPrefix(s, "urn:"), "uuid:")
+	// As uuid.UUID does: hex.replace('urn:', '').replace('uuid:', '')
+	// .strip('{}').replace('-', '').
+	h := strings.ReplaceAll(strings.ReplaceAll(s, "urn:", ""), "uuid:", "")
 	h = strings.Trim(h, "{}")
 	h = strings.ReplaceAll(h, "-", "")
 	var u UUID

@@ -1,0 +1,226 @@
+package pickle
+
+import (
+	"math"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The Go types of the standard library's classes, on their own; the
+// Python round trips are in typed_python_test.go.
+
+// Python 3.13's str(decimal.Decimal(s)).
+func TestDecimalString(t *testing.T) {
+	cases := map[string]string{
+		"1.50": "1.50", "-0": "-0", "0E-7": "0E-7", "1E+3": "1E+3", "123.456e-10": "1.23456E-8",
+		"-12345678901234567890.12345": "-12345678901234567890.12345", "0.000001": "0.000001",
+		"0.0000001": "1E-7", "1e6": "1E+6", ".5": "0.5", "5.": "5", "1_000": "1000", "inf": "Infinity",
+		"-Infinity": "-Infinity", "nan": "NaN", "sNaN12": "sNaN12", "-nan3": "-NaN3", "  7  ": "7",
+		"100E-2": "1.00", "1.23E+8": "1.23E+8",
+	}
+	for in, want := range cases {
+		d, err := ParseDecimal(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, d.String(), in)
+	}
+	for _, bad := range []string{"", "1..2", "e5", "1e", "1__0", "_1", "1_", "1_.5", "0x10", "NaNx", "--1"} {
+		_, err := ParseDecimal(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestDecimalConversions(t *testing.T) {
+	d, _ := ParseDecimal("-1.25")
+	r, ok := d.Rat()
+	require.True(t, ok)
+	assert.Equal(t, "-5/4", r.String())
+	assert.Equal(t, -1.25, d.Float64())
+	assert.Equal(t, big.NewInt(-125), d.Coefficient())
+	assert.Equal(t, -2, d.Exponent())
+	assert.Equal(t, "-1.25", d.BigFloat(64).Text('g', -1))
+	inf, _ := ParseDecimal("-inf")
+	assert.True(t, math.IsInf(inf.Float64(), -1))
+	_, ok = inf.Rat()
+	assert.False(t, ok)
+	assert.Equal(t, "1.5E+3", NewDecimal(big.NewInt(15), 2).String())
+	var zero Decimal
+	assert.Equal(t, "0", zero.String())
+
+	// A float decodes exactly, as Decimal(float) in Python.
+	data, err := Marshal([]any{0.1, math.Copysign(0, -1), 100.0})
+	require.NoError(t, err)
+	var ds []Decimal
+	require.NoError(t, Unmarshal(data, &ds))
+	assert.Equal(t, "0.1000000000000000055511151231257827021181583404541015625", ds[0].String())
+	assert.Equal(t, "-0", ds[1].String())
+	assert.Equal(t, "100", ds[2].String())
+
+	// big.Float and big.Rat go as Decimal and Fraction, and come back.
+	f := new(big.Float).SetPrec(200)
+	f.SetString("3.14159265358979323846264338327950288")
+	type nums struct {
+		F *big.Float
+		R *big.Rat
+		I *big.Int
+	}
+	in := nums{f, big.NewRat(-22, 7), new(big.Int).Exp(big.NewInt(7), big.NewInt(50), nil)}
+	data, err = Marshal(in)
+	require.NoError(t, err)
+	// A big.Float keeps its precision, if set, as encoding/json keeps
+	// what it decodes into.
+	out := nums{F: new(big.Float).SetPrec(200)}
+	require.NoError(t, Unmarshal(data, &out))
+	assert.Equal(t, 0, f.Cmp(out.F), "%v", out.F)
+	assert.Equal(t, 0, in.R.Cmp(out.R))
+	assert.Equal(t, 0, in.I.Cmp(out.I))
+}
+
+func TestUUID(t *testing.T) {
+	u, err := ParseUUID("{urn:uuid:12345678-1234-5678-1234-567812345678}")
+	require.NoError(t, err)
+	assert.Equal(t, "12345678-1234-5678-1234-567812345678", u.String())
+	_, err = ParseUUID("1234")
+	assert.Error(t, err)
+	data, err := Marshal(u)
+	require.NoError(t, err)
+	var back UUID
+	require.NoError(t, Unmarshal(data, &back))
+	assert.Equal(t, u, back)
+}
+
+// PEP 495 as Python's zoneinfo applies it, on the wall times that Paris
+// skips (2024-03-31 02:30) and repeats (2024-10-27 02:30).
+func TestWallTimeFold(t *testing.T) {
+	paris := mustLoc(t, "Europe/Paris")
+	cases := []struct {
+		day  int
+		fold bool
+		unix int64 // datetime(2024, m, day, 2, 30, fold=fold, tzinfo=ZoneInfo('Europe/Paris')).timestamp()
+	}{
+		{31, false, 1711848600}, {31, true, 1711845000},
+		{27, false, 1729989000}, {27, true, 1729992600},
+	}
+	for _, c := range cases {
+		month := time.March
+		if c.day == 27 {
+			month = time.October
+		}
+		got := wallTime(2024, month, c.day, 2, 30, 0, 0, paris, c.fold)
+		assert.Equal(t, c.unix, got.Unix(), "%v fold=%v", month, c.fold)
+	}
+	// The second of the repeated instants has fold set, and survives a
+	// round trip at protocol 4.
+	second := time.Unix(1729992600, 0).In(paris)
+	assert.True(t, foldOf(second))
+	assert.False(t, foldOf(time.Unix(1729989000, 0).In(paris)))
+	data, err := EncodeOptions{Protocol: 4}.Marshal(second)
+	require.NoError(t, err)
+	var back time.Time
+	require.NoError(t, Unmarshal(data, &back))
+	assert.True(t, back.Equal(second))
+}
+
+func TestTimeEncodings(t *testing.T) {
+	tzOf := func(v time.Time) any {
+		data, err := Marshal(v)
+		require.NoError(t, err)
+		var m any
+		require.NoError(t, Unmarshal(data, &m))
+		args := m.(*Object).Args
+		if len(args) < 2 {
+			return nil
+		}
+		return args[1]
+	}
+	at := time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC)
+	assert.Nil(t, tzOf(at.In(Naive)))
+	assert.Equal(t, "datetime.timezone[datetime.timedelta[0 0 0]]", tzOfString(tzOf(at)))
+	assert.Contains(t, tzOfString(tzOf(at.In(time.FixedZone("EST", -5*3600)))), "EST")
+	assert.Contains(t, tzOfString(tzOf(at.In(mustLoc(t, "Asia/Tokyo")))), "zoneinfo.ZoneInfo._unpickle[Asia/Tokyo 1]")
+	// time.Local has no IANA key: its offset at that instant.
+	assert.Contains(t, tzOfString(tzOf(at.In(time.Local))), "datetime.timezone[")
+
+	_, err := Marshal(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
+	assert.Error(t, err)
+	_, err = Marshal(Date{2024, 13, 1})
+	assert.Error(t, err)
+
+	// Durations are rounded to microseconds and normalized as timedelta.
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-1, "datetime.timedelta[0 0 0]"},
+		{-1500 * time.Nanosecond, "datetime.timedelta[-1 86399 999998]"},
+		{36*time.Hour + 1500*time.Nanosecond, "datetime.timedelta[1 43200 2]"},
+	} {
+		assert.Equal(t, c.want, timedeltaOf(c.d).String())
+	}
+
+	// A date decodes into a time.Time at midnight, naive.
+	data, err := Marshal(Date{2024, 2, 29})
+	require.NoError(t, err)
+	var tt time.Time
+	require.NoError(t, Unmarshal(data, &tt))
+	assert.Equal(t, time.Date(2024, 2, 29, 0, 0, 0, 0, Naive), tt)
+}
+
+func tzOfString(v any) string {
+	if o, ok := v.(*Object); ok {
+		return o.String()
+	}
+	return "<nil>"
+}
+
+func TestCollections(t *testing.T) {
+	var od OrderedDict[string, int]
+	od.Set("b", 1)
+	od.Set("a", 2)
+	od.Set("b", 3)
+	assert.Equal(t, []string{"b", "a"}, od.Keys())
+	v, ok := od.Get("b")
+	assert.True(t, ok)
+	assert.Equal(t, 3, v)
+	assert.True(t, od.Delete("b"))
+	assert.False(t, od.Delete("b"))
+	assert.Equal(t, 1, od.Len())
+	for k, v := range od.All() {
+		assert.Equal(t, "a", k)
+		assert.Equal(t, 2, v)
+	}
+
+	// A plain dict decodes into an OrderedDict, in its order; a list into a
+	// Deque.
+	data, err := Marshal(mustDict("z", 1, "y", 2))
+	require.NoError(t, err)
+	var od2 OrderedDict[string, int]
+	require.NoError(t, Unmarshal(data, &od2))
+	assert.Equal(t, []string{"z", "y"}, od2.Keys())
+	data, err = Marshal([]int{1, 2})
+	require.NoError(t, err)
+	var dq Deque[int]
+	require.NoError(t, Unmarshal(data, &dq))
+	assert.Equal(t, Deque[int]{Items: []int{1, 2}}, dq)
+
+	// Paths: pathlib's parts, joined.
+	for _, c := range []struct {
+		class string
+		parts []any
+		want  Path
+	}{
+		{"PosixPath", []any{"/", "usr", "lib"}, "/usr/lib"},
+		{"PurePosixPath", []any{"a", "/abs", "b"}, "/abs/b"},
+		{"PureWindowsPath", []any{`C:\`, "Users", "x"}, `C:\Users\x`},
+		{"PosixPath", nil, "."},
+	} {
+		data, err := Marshal(call(Global{"pathlib", c.class}, c.parts...))
+		require.NoError(t, err)
+		var p Path
+		require.NoError(t, Unmarshal(data, &p))
+		assert.Equal(t, c.want, p)
+	}
+}
