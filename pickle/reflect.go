@@ -148,7 +148,7 @@ func (e *encoder) saveValue(rv reflect.Value, aliases []memoKey) error {
 			e.alias = aliases
 			return e.save(rv.Interface())
 		}
-		return e.saveStructRV(rv, aliases)
+		return e.saveStruct(rv, aliases, false)
 	default:
 		return errAt(&UnsupportedTypeError{Type: t}, t)
 	}
@@ -376,134 +376,20 @@ type fieldPlan struct {
 
 var structPlans sync.Map // reflect.Type -> *structPlan
 
+// planFor returns the fields of struct type t as encoding writes them: the
+// fields of its structInfo (cache.go), without the ",extra" and ",class"
+// fields.
 func planFor(t reflect.Type) *structPlan {
 	if p, ok := structPlans.Load(t); ok {
 		return p.(*structPlan)
 	}
-	p, _ := structPlans.LoadOrStore(t, &structPlan{fields: typeFields(t)})
+	si := structInfoFor(t)
+	plan := &structPlan{fields: make([]fieldPlan, len(si.fields))}
+	for i, f := range si.fields {
+		plan.fields[i] = fieldPlan{f.name, f.goName, f.index, f.omitEmpty}
+	}
+	p, _ := structPlans.LoadOrStore(t, plan)
 	return p.(*structPlan)
-}
-
-type fieldInfo struct {
-	fieldPlan
-	tagged bool
-	typ    reflect.Type
-}
-
-// typeFields returns the fields a struct encodes, following encoding/json:
-// exported fields, embedded structs flattened, the `pickle` tag naming a
-// field ("-" skips it, ",omitempty" omits empty values), and among fields
-// of the same name the shallowest wins (a tagged one among equals), or
-// none if that is ambiguous.
-func typeFields(t reflect.Type) []fieldPlan {
-	type queued struct {
-		typ   reflect.Type
-		index []int
-	}
-	var fields []fieldInfo
-	current := []queued{}
-	next := []queued{{typ: t}}
-	var count, nextCount map[reflect.Type]int
-	visited := map[reflect.Type]bool{}
-	for len(next) > 0 {
-		current, next = next, current[:0]
-		count, nextCount = nextCount, map[reflect.Type]int{}
-		for _, q := range current {
-			if visited[q.typ] {
-				continue
-			}
-			visited[q.typ] = true
-			for i := 0; i < q.typ.NumField(); i++ {
-				sf := q.typ.Field(i)
-				if sf.Anonymous {
-					ft := sf.Type
-					if ft.Kind() == reflect.Pointer {
-						ft = ft.Elem()
-					}
-					if !sf.IsExported() && ft.Kind() != reflect.Struct {
-						continue
-					}
-				} else if !sf.IsExported() {
-					continue
-				}
-				tag := sf.Tag.Get("pickle")
-				if tag == "-" {
-					continue
-				}
-				name, opts, _ := strings.Cut(tag, ",")
-				omit := false
-				for _, o := range strings.Split(opts, ",") {
-					if o == "omitempty" {
-						omit = true
-					}
-				}
-				index := make([]int, len(q.index)+1)
-				copy(index, q.index)
-				index[len(q.index)] = i
-				ft := sf.Type
-				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct || isSpecial(ft) {
-					tagged := name != ""
-					if name == "" {
-						name = sf.Name
-					}
-					f := fieldInfo{fieldPlan{name, sf.Name, index, omit}, tagged, ft}
-					fields = append(fields, f)
-					if count[q.typ] > 1 {
-						// Embedded more than once at this depth: a
-						// duplicate makes the name ambiguous below.
-						fields = append(fields, f)
-					}
-					continue
-				}
-				nextCount[ft]++
-				if nextCount[ft] == 1 {
-					next = append(next, queued{ft, index})
-				}
-			}
-		}
-	}
-	slices.SortStableFunc(fields, func(a, b fieldInfo) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(len(a.index), len(b.index)); c != 0 {
-			return c
-		}
-		if a.tagged != b.tagged {
-			if a.tagged {
-				return -1
-			}
-			return 1
-		}
-		return slices.Compare(a.index, b.index)
-	})
-	var out []fieldInfo
-	for i := 0; i < len(fields); {
-		j := i + 1
-		for j < len(fields) && fields[j].name == fields[i].name {
-			j++
-		}
-		group := fields[i:j]
-		i = j
-		if len(group) == 1 {
-			out = append(out, group[0])
-			continue
-		}
-		// The dominant field: the only shallowest, or the only tagged
-		// among the shallowest.
-		if len(group[0].index) < len(group[1].index) || (group[0].tagged && !group[1].tagged) {
-			out = append(out, group[0])
-		}
-	}
-	slices.SortFunc(out, func(a, b fieldInfo) int { return slices.Compare(a.index, b.index) })
-	plan := make([]fieldPlan, len(out))
-	for i, f := range out {
-		plan[i] = f.fieldPlan
-	}
-	return plan
 }
 
 // fieldByIndex follows index, reporting false at a nil embedded pointer.
@@ -531,39 +417,4 @@ func isEmptyValue(v reflect.Value) bool {
 		return v.IsZero()
 	}
 	return false
-}
-
-func (e *encoder) saveStructRV(rv reflect.Value, aliases []memoKey) error {
-	plan := planFor(rv.Type())
-	if err := e.enter(); err != nil {
-		return err
-	}
-	defer func() { e.depth-- }()
-	// Collect the fields that are written first: the batching of SETITEMS
-	// depends on their number.
-	var stackBuf [16]reflect.Value
-	vals := stackBuf[:0]
-	var names [16]int
-	idx := names[:0]
-	for i := range plan.fields {
-		f := &plan.fields[i]
-		fv, ok := fieldByIndex(rv, f.index)
-		if !ok || (f.omitEmpty && isEmptyValue(fv)) {
-			continue
-		}
-		vals = append(vals, fv)
-		idx = append(idx, i)
-	}
-	e.emptyDict()
-	e.memoize(memoKey{}, aliases)
-	return e.batchSetitemsExact(len(vals), func(i int) error {
-		f := &plan.fields[idx[i]]
-		if err := e.save(f.name); err != nil {
-			return within(err, func() string { return "." + f.goName })
-		}
-		if err := e.saveRV(vals[i]); err != nil {
-			return within(err, func() string { return "." + f.goName })
-		}
-		return nil
-	})
 }
