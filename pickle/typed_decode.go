@@ -684,10 +684,22 @@ func (d *tdec) seal(s *tslot) {
 // slice's backing array.
 func (d *tdec) hint(claim bool) (*decPlan, unsafe.Pointer) {
 	n := len(d.stack)
+	if n >= 1 && n-1 >= d.fence() {
+		if s := &d.stack[n-1]; s.kind() == sObj && s.meta&flagFresh != 0 {
+			// The state of an instance just made: the instance's own
+			// place says what it is.
+			return d.hintAt(n-1, claim)
+		}
+	}
+	return d.hintAt(n, claim)
+}
+
+// hintAt predicts the value at stack position n.
+func (d *tdec) hintAt(n int, claim bool) (*decPlan, unsafe.Pointer) {
 	fence := d.fence()
 	// The single item of a list or dict just made.
 	if n >= 1 && n-1 >= fence {
-		if s := &d.stack[n-1]; s.fresh() {
+		if s := &d.stack[n-1]; s.fresh() && s.kind() != sObj {
 			if s.kind() == sTyped {
 				return nil, nil // a dict's key
 			}
@@ -1353,7 +1365,11 @@ func (d *tdec) newobj(ex bool) error {
 	if int(depth) > d.cfg.maxDepth {
 		return errFallback
 	}
-	d.push(ptrSlot(sObj, unsafe.Pointer(&Object{Callable: c, Args: t, Kwargs: kwargs, New: true}), depth))
+	s := ptrSlot(sObj, unsafe.Pointer(&Object{Callable: c, Args: t, Kwargs: kwargs, New: true}), depth)
+	if len(t) == 0 && kwargs == nil {
+		s.meta |= flagFresh // its state may be built as a Go struct
+	}
+	d.push(s)
 	return nil
 }
 
@@ -1371,6 +1387,14 @@ func (d *tdec) build() error {
 		return errFallback
 	}
 	o := (*Object)(t.p)
+	fresh := t.meta&flagFresh != 0
+	t.meta &^= flagFresh
+	if state.kind() == sTyped {
+		if !fresh || o.State != nil || o.ListItems != nil || o.DictItems != nil {
+			return errFallback
+		}
+		return d.adopt(t, o, &state)
+	}
 	sv, ok := d.toAny(&state, 0)
 	if !ok {
 		return errFallback
@@ -1387,6 +1411,48 @@ func (d *tdec) build() error {
 	}
 	t.setDepth(max(t.depth(), depth))
 	o.State = sv
+	return nil
+}
+
+// adopt makes the struct built from an instance's state (BUILD) the
+// instance itself, if converting the instance would have given that struct:
+// its class is the one registered for the struct's type, or, unless classes
+// must be registered, any class for an unregistered type.
+func (d *tdec) adopt(t *tslot, o *Object, state *tslot) error {
+	p := state.plan()
+	g, ok := o.Callable.(Global)
+	if !ok || p.k != dStruct || d.conv.reg.byGoType(p.t) != nil && d.conv.reg.byPyClass(g) == nil {
+		return errFallback
+	}
+	if ci := d.conv.reg.byPyClass(g); ci != nil {
+		if ci.typ != p.t || (ci.form != ObjectForm && ci.form != SlotsForm) {
+			return errFallback
+		}
+	} else if d.cfg.UnknownClasses == RejectUnknown {
+		return errFallback
+	}
+	if cf := p.st.class; cf != nil {
+		fp := fieldPtr(p.t, state.p, cf, true)
+		if fp == nil {
+			return errFallback
+		}
+		*(*Global)(fp) = g
+	}
+	depth := max(t.depth(), state.depth()+1)
+	if int(depth) > d.cfg.maxDepth {
+		return errFallback
+	}
+	if e := d.entry(state); e != nil {
+		// The state dict is now the instance: fetching it again, which
+		// Python's pickles never do, is the model's business.
+		e.meta &^= flagPresent
+	}
+	mi := t.meta >> memoIdxShift
+	if e := d.entry(t); e != nil {
+		// The instance was memoized: its entry becomes the struct.
+		*e = tslot{p: state.p, aux: state.aux, meta: uint64(sTyped) | flagPresent | uint64(depth)<<depthShift | mi<<memoIdxShift}
+	}
+	*t = tslot{p: state.p, aux: state.aux, meta: uint64(sTyped) | uint64(depth)<<depthShift | mi<<memoIdxShift}
 	return nil
 }
 

@@ -117,10 +117,15 @@ func (g *dtGen) rec(depth int) any {
 	set("small", func() any { return int64(g.r.Intn(300) - 150) })
 	set("lists", func() any { return []any{[]any{int64(1)}, []any{}, Tuple{int64(2)}} })
 	set("user_id", func() any { return int64(1) }) // no such field
+	var v any = d
 	if g.r.Intn(4) == 0 {
-		g.shared = append(g.shared, d)
+		// An instance of a class, as dataclasses pickle.
+		v = &Object{Callable: Global{"__main__", "Rec"}, New: true, Args: Tuple{}, State: d}
 	}
-	return d
+	if g.r.Intn(4) == 0 {
+		g.shared = append(g.shared, v)
+	}
+	return v
 }
 
 // dtTargets are the types the generated values are decoded into.
