@@ -50,7 +50,10 @@ import (
 //   - A pointer takes None as nil; anything else is decoded into the value
 //     it points to, allocated when the pointer is nil. A Python object
 //     decoded into pointers of the same type at several places yields the
-//     same pointer, so shared and cyclic objects stay so.
+//     same pointer, so shared and cyclic objects stay so; likewise a list
+//     or dict shared by several places becomes one slice (sharing its
+//     array) or one map, so decoding takes time and memory in proportion
+//     to the pickle, however often its objects are shared.
 //   - None leaves other types as they are: scalars, structs and arrays.
 //   - An interface type other than any takes an instance of a registered
 //     class as a value of its Go type (or a pointer to one), which must
@@ -63,7 +66,14 @@ import (
 //
 // A Python value that a Go value cannot hold makes an *UnmarshalTypeError
 // naming both and the Go path, and Unmarshal stops there, having stored
-// what came before. A malformed pickle makes a *DecodeError.
+// what came before. A malformed pickle makes a *DecodeError, and may also
+// leave part of the target filled.
+//
+// Decoding into Go types works on the opcodes of protocols 2 to 5 as
+// CPython writes them; for what it does not handle itself (protocols 0
+// and 1, Python 2 strings, persistent ids, out-of-band buffers, unusual
+// constructions, values that do not fit), it decodes the pickle into the
+// model and converts that, with the same results.
 func Unmarshal(data []byte, v any) error {
 	return DecodeOptions{}.Unmarshal(data, v)
 }
