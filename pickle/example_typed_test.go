@@ -128,3 +128,54 @@ func ExampleUnmarshal_struct() {
 	fmt.Printf("%+v\n", u)
 	// Output: {UserID:1 Name:ada Rest:map[admin:true]}
 }
+
+// Money reduces itself to a call of a Python class, shop.Money(cents,
+// currency), and rebuilds itself from one.
+type Money struct {
+	Cents    int64
+	Currency string
+}
+
+// MarshalPickle returns the call that Python makes to rebuild the value.
+func (m Money) MarshalPickle() (any, error) {
+	return &pickle.Object{Callable: pickle.Global{Module: "shop", Name: "Money"}, Args: pickle.Tuple{m.Cents, m.Currency}}, nil
+}
+
+// UnmarshalPickle reads that call back.
+func (m *Money) UnmarshalPickle(v any) error {
+	o, ok := v.(*pickle.Object)
+	if !ok || len(o.Args) != 2 {
+		return fmt.Errorf("not a shop.Money: %v", v)
+	}
+	if class, _ := o.Class(); class != (pickle.Global{Module: "shop", Name: "Money"}) {
+		return fmt.Errorf("not a shop.Money: %v", class)
+	}
+	if err := pickle.Convert(o.Args[0], &m.Cents); err != nil {
+		return err
+	}
+	return pickle.Convert(o.Args[1], &m.Currency)
+}
+
+// A type chooses its own Python form with MarshalPickle and
+// UnmarshalPickle, as json.Marshaler and json.Unmarshaler do for JSON.
+func ExampleUnmarshaler() {
+	type Invoice struct {
+		Total Money `pickle:"total"`
+	}
+	data, err := pickle.Marshal(Invoice{Money{450, "EUR"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var v any
+	_ = pickle.Unmarshal(data, &v)
+	fmt.Println(v) // what Python receives: shop.Money(450, 'EUR') in a dict
+
+	var back Invoice
+	if err := pickle.Unmarshal(data, &back); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%+v\n", back)
+	// Output:
+	// {total: shop.Money[450 EUR]}
+	// {Total:{Cents:450 Currency:EUR}}
+}
