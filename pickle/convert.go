@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -713,13 +714,13 @@ func (c *conv) setField(src any, k, x any, p *decPlan, ptr unsafe.Pointer) error
 
 // ErrUnknownField is the cause of an UnmarshalTypeError for a dict key
 // that names no field, with DecodeOptions.UnknownFields RejectUnknown.
-var ErrUnknownField = fmt.Errorf("unknown field")
+var ErrUnknownField = errors.New("unknown field")
 
 // ErrUnknownClass is the cause of an UnmarshalTypeError for an instance
 // of a class not registered for the struct it is decoded into, with
 // DecodeOptions.UnknownClasses RejectUnknown, or registered for another
 // Go type.
-var ErrUnknownClass = fmt.Errorf("class not registered for this Go type")
+var ErrUnknownClass = errors.New("class not registered for this Go type")
 
 func (c *conv) unknownField(src, k, x any, p *decPlan, ptr unsafe.Pointer) error {
 	if xf := p.st.extra; xf != nil {
