@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -339,5 +338,20 @@ func TestNDArrayValues(t *testing.T) {
 	v, err = h.A.Float64s()
 	require.NoError(t, err)
 	assert.Same(t, &data[0], &v[0], "no copy from the Go slice to the decoded one")
-	_ = os.Getenv
+
+	// numpy 2.x names its modules numpy._core.
+	dt := dtypeObject("<i2")
+	for _, obj := range []*Object{
+		{Callable: gReconstruct2, Args: Tuple{gNDArray, Tuple{int64(0)}, []byte("b")},
+			State: Tuple{int64(1), Tuple{int64(2)}, dt, false, []byte{1, 0, 2, 0}}},
+		call(gFromBuffer2, ByteArray{1, 0, 2, 0}, dt, Tuple{int64(2)}, "C"),
+	} {
+		data, err := Marshal(obj)
+		require.NoError(t, err)
+		var n NDArray
+		require.NoError(t, Unmarshal(data, &n))
+		i, err := n.Int16s()
+		require.NoError(t, err)
+		assert.Equal(t, []int16{1, 2}, i)
+	}
 }

@@ -179,6 +179,8 @@ func typedCorpus(t testing.TB) []typedCase {
 			value:  time.Date(2024, 10, 27, 1, 30, 0, 0, time.UTC).In(paris), eq: sameTime},
 		{name: "date", python: "datetime.date(2024, 2, 29)", value: Date{2024, 2, 29}},
 		{name: "time_of_day", python: "datetime.time(13, 14, 15, 16)", value: TimeOfDay{Hour: 13, Minute: 14, Second: 15, Microsecond: 16}},
+		{name: "time_of_day_utc", since: py3, python: "datetime.time(1, 2, 3, tzinfo=datetime.timezone.utc)",
+			value: TimeOfDay{Hour: 1, Minute: 2, Second: 3, Location: time.UTC}},
 		{name: "timedelta", python: "[datetime.timedelta(days=-1, seconds=5, microseconds=7), datetime.timedelta(0), datetime.timedelta(days=100000)]",
 			value: []time.Duration{-24*time.Hour + 5*time.Second + 7*time.Microsecond, 0, 100000 * 24 * time.Hour}},
 		// Numbers.
