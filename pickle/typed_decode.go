@@ -1045,6 +1045,14 @@ func (d *tdec) fill(x int, pairs bool) error {
 			return errFallback
 		}
 		if c.plan().k == dStruct {
+			// Count the pairs as the dict's length, which may not pass
+			// MaxContainerLen (duplicate keys count too: falling back is
+			// always safe).
+			cur.n += uint64(len(items) / 2)
+			c.n = cur.n
+			if cur.n > uint64(d.cfg.maxContainer) {
+				return errFallback
+			}
 			err = d.setFields(c, items)
 		} else {
 			err = d.setMapItems(c, items)

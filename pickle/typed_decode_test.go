@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -250,4 +251,23 @@ func FuzzTypedDecode(f *testing.F) {
 			checkAgrees(t, DecodeOptions{MaxAllocFactor: 16}, data, typ, fmt.Sprintf("%q", clip(data)))
 		}
 	})
+}
+
+// Limits hold for typed values as for the model's.
+func TestTypedDecoderLimits(t *testing.T) {
+	data, err := Marshal(mustDict("id", 1, "name", "x", "score", 1.5))
+	require.NoError(t, err)
+	var r dtRec
+	err = DecodeOptions{MaxContainerLen: 2}.Unmarshal(data, &r)
+	assert.ErrorIs(t, err, ErrLimit)
+	data, err = Marshal([]any{[]any{[]any{1}}})
+	require.NoError(t, err)
+	var nested [][][]int
+	err = DecodeOptions{MaxDepth: 2}.Unmarshal(data, &nested)
+	assert.ErrorIs(t, err, ErrLimit)
+	require.NoError(t, DecodeOptions{MaxDepth: 3}.Unmarshal(data, &nested))
+	data, err = Marshal(mustDict("name", strings.Repeat("x", 100)))
+	require.NoError(t, err)
+	err = DecodeOptions{MaxStringLen: 50}.Unmarshal(data, &r)
+	assert.ErrorIs(t, err, ErrLimit)
 }
