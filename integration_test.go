@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/pipebridge/pipebridge/conn"
 	"github.com/pipebridge/pipebridge/internal/pymatrix"
+	"github.com/pipebridge/pipebridge/internal/testbin"
 	"github.com/pipebridge/pipebridge/pickle"
 )
 
@@ -236,37 +236,11 @@ func TestObjectsCrossBothWays(t *testing.T) {
 	})
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// pipebridgeBinary builds cmd/pipebridge once per test run.
-func pipebridgeBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pipebridge-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "pipebridge")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gobin, "build", "-o", binPath, "./cmd/pipebridge").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
+func pipebridgeBinary(t *testing.T) string { return testbin.Pipebridge(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
