@@ -114,6 +114,9 @@
 //   - set Options.MaxMessageSize to the largest message you expect, and keep
 //     the pickle codec's DecodeOptions limits (package pickle) at or below
 //     their defaults;
+//   - decode with DecodeOptions.Classes set to pickle.KnownClasses (through
+//     PickleCodec.Decode), so that only the classes you registered or
+//     allowed, and Python's standard types, reach your code;
 //   - bound every receive with a deadline or a context, so that a peer that
 //     stops sending costs a timeout, not a goroutine forever;
 //   - know that a Listener authenticates at most ListenOptions.MaxPending

@@ -1169,7 +1169,7 @@ func (d *decoder) readGlobalName() (Global, error) {
 	if err := d.account(len(mod) + len(name) + 32); err != nil {
 		return Global{}, err
 	}
-	return d.fixName(Global{string(mod), string(name)}), nil
+	return d.global(Global{string(mod), string(name)})
 }
 
 func (d *decoder) loadGlobal() error {
@@ -1195,7 +1195,11 @@ func (d *decoder) loadStackGlobal() error {
 	if !ok1 || !ok2 {
 		return fmt.Errorf("%w: STACK_GLOBAL requires str", ErrType)
 	}
-	d.push(d.fixName(Global{ms, ns}), 0)
+	g, err := d.global(Global{ms, ns})
+	if err != nil {
+		return err
+	}
+	d.push(g, 0)
 	return nil
 }
 
@@ -1207,7 +1211,11 @@ func (d *decoder) loadExt(code int64) error {
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrExtension, code)
 	}
-	d.push(d.fixName(g), 0)
+	g, err := d.global(g)
+	if err != nil {
+		return err
+	}
+	d.push(g, 0)
 	return nil
 }
 

@@ -152,6 +152,19 @@
 // and the cause, a sentinel error of this package or a [*LimitError];
 // an [*EncodeError] gives the Go path of the value that failed.
 //
+// Code that acts on what it decodes may still want to see only the classes
+// it expects. DecodeOptions.Classes = [KnownClasses] is the untrusted-input
+// mode: a pickle may then name only the globals that Python writes for
+// built-in types, the standard classes this package models, the classes
+// registered in the Registry and those listed in AllowGlobals; any other
+// global (os.system, an unexpected class) fails at the opcode that names
+// it with an error matching [ErrForbiddenClass].
+//
+//	opts := pickle.DecodeOptions{
+//		Classes:      pickle.KnownClasses,
+//		AllowGlobals: []pickle.Global{{Module: "shop", Name: "Order"}},
+//	}
+//
 // # Limits
 //
 // DecodeOptions bounds what one pickle may ask for; the zero value gives

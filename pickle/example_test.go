@@ -139,3 +139,25 @@ func ExampleToOgrek() {
 	// Output:
 	// []interface {}{"a", ogórek.Bytes("b")} <nil>
 }
+
+// KnownClasses is the mode for untrusted peers: a pickle that names any
+// class or function outside Python's standard types, the Registry and
+// AllowGlobals is refused where it names it.
+func ExampleDecodeOptions_knownClasses() {
+	opts := pickle.DecodeOptions{
+		Classes:      pickle.KnownClasses,
+		AllowGlobals: []pickle.Global{{Module: "shop", Name: "Order"}},
+	}
+	var v any
+	err := opts.Unmarshal([]byte("cos\nsystem\n(S'rm -rf /'\ntR."), &v)
+	fmt.Println(errors.Is(err, pickle.ErrForbiddenClass))
+	fmt.Println(err)
+
+	// pickle.dumps(shop.Order(7), 4)
+	err = opts.Unmarshal([]byte("\x80\x04\x95 \x00\x00\x00\x00\x00\x00\x00\x8c\x04shop\x94\x8c\x05Order\x94\x93\x94)\x81\x94}\x94\x8c\x02id\x94K\x07sb."), &v)
+	fmt.Println(err, v)
+	// Output:
+	// true
+	// pickle: GLOBAL (0x63) at offset 0: class not allowed: os.system (DecodeOptions.Classes is KnownClasses)
+	// <nil> shop.Order.__new__[] state={id: 7}
+}

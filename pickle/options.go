@@ -124,6 +124,30 @@ type DecodeOptions struct {
 	// Registry maps Python classes to Go types (see Registry). Nil means
 	// DefaultRegistry.
 	Registry *Registry
+
+	// Classes says which globals (classes and functions named by the
+	// GLOBAL, STACK_GLOBAL, INST and EXT opcodes) a pickle may name.
+	// AnyClass, the zero value, accepts all: decoding never imports or
+	// runs anything, so this is safe for the decoding process itself.
+	// KnownClasses is for untrusted peers, where code that acts on the
+	// decoded classes should only ever see expected ones. It accepts:
+	//   - the globals Python's pickler writes for built-in types
+	//     (builtins.set, frozenset, bytes, bytearray, complex, ...,
+	//     _codecs.encode, copyreg._reconstructor, __newobj__ and
+	//     __newobj_ex__, and getattr, whose class is checked on its own);
+	//   - the classes this package models in Go (datetime, decimal,
+	//     fractions, uuid, collections, pathlib, zoneinfo, numpy arrays);
+	//   - the classes registered in Registry;
+	//   - the globals in AllowGlobals;
+	// and fails on any other with an error matching ErrForbiddenClass.
+	// Python 2 names are mapped to Python 3 ones (copy_reg._reconstructor
+	// is copyreg._reconstructor) before the check.
+	Classes ClassPolicy
+
+	// AllowGlobals lists further globals that KnownClasses accepts, such
+	// as the classes of objects decoded into *Object or a function that
+	// a REDUCE calls.
+	AllowGlobals []Global
 }
 
 // UnknownPolicy says what decoding does with what a Go type has no place

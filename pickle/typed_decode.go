@@ -397,7 +397,10 @@ func (d *tdec) run() error {
 					if name.kind() != sStr || mod.kind() != sStr {
 						return errFallback
 					}
-					d.push(anySlot(d.g.fixName(Global{d.text(&mod), d.text(&name)}), 0))
+					var g Global
+					if g, err = d.g.global(Global{d.text(&mod), d.text(&name)}); err == nil {
+						d.push(anySlot(g, 0))
+					}
 				}
 			}
 		case opReduce:
@@ -561,7 +564,11 @@ func (d *tdec) loadGlobal() error {
 	if !validPyUTF8([]byte(mod)) || !validPyUTF8([]byte(name)) {
 		return errFallback
 	}
-	d.push(anySlot(d.g.fixName(Global{mod, name}), 0))
+	g, err := d.g.global(Global{mod, name})
+	if err != nil {
+		return err
+	}
+	d.push(anySlot(g, 0))
 	return nil
 }
 

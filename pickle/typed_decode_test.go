@@ -271,3 +271,27 @@ func TestTypedDecoderLimits(t *testing.T) {
 	err = DecodeOptions{MaxStringLen: 50}.Unmarshal(data, &r)
 	assert.ErrorIs(t, err, ErrLimit)
 }
+
+// The typed decoder stores into the target as it goes. When it gives up
+// part-way (here at a bytes key in a dict bound for a map[string]int), the
+// reference path must see the target as the caller gave it: zero, or with
+// the contents that decoding merges into. (Found by FuzzTypedDecode.)
+func TestTypedFallbackAfterPartialStore(t *testing.T) {
+	// An outer dict's items start with "m": {"0": 48, b"0": 48}; the
+	// typed decoder stores "0" in M before the bytes key, then STOP finds
+	// a MARK still open and it falls back. The pickle's value is the inner
+	// dict, which has no "m".
+	data := []byte("c0000\n000\nq0)\x81q1}q2(B\x02\x00\x00\x0000C\x03000B\x02\x00\x00\x0000q70B\x04\x00\x00\x000000q80q9X\x01\x00\x00\x00mqA}qB(X\x01\x00\x00\x000qCK0B\x01\x00\x00\x000qXK0u.")
+	var r dtRec
+	require.NoError(t, Unmarshal(data, &r))
+	assert.Nil(t, r.M)
+	checkAgrees(t, DecodeOptions{}, data, reflect.TypeFor[dtRec](), "partial store")
+
+	data, err := Marshal(mustDict("name", "x", "m", mustDict("a", 1), "any", mustDict([]byte("k"), 2)))
+	require.NoError(t, err)
+	kept := dtRec{ID: 7, M: map[string]int{"old": 1}}
+	require.NoError(t, Unmarshal(data, &kept))
+	assert.Equal(t, 7, kept.ID, "a field the pickle does not name keeps its value")
+	assert.Equal(t, map[string]int{"old": 1, "a": 1}, kept.M, "an existing map is added to")
+	assert.Equal(t, "x", kept.Name)
+}

@@ -180,9 +180,18 @@ func (cfg *decodeConfig) unmarshal(data []byte, v any) error {
 		return nil
 	}
 	rv := reflect.ValueOf(v)
-	if err := unmarshalTyped(cfg, data, decPlanFor(rv.Type().Elem()), rv.UnsafePointer()); err != errFallback {
+	target := rv.Elem()
+	if !target.IsZero() {
+		// The typed decoder stores as it goes; if it then fell back, the
+		// reference path would merge into a half-written target. A zero
+		// target can be zeroed again; one with contents to keep goes the
+		// reference way only.
+		return cfg.unmarshalReference(data, v)
+	}
+	if err := unmarshalTyped(cfg, data, decPlanFor(target.Type()), rv.UnsafePointer()); err != errFallback {
 		return err
 	}
+	target.SetZero()
 	return cfg.unmarshalReference(data, v)
 }
 
