@@ -282,3 +282,103 @@ func TestManagerDialWrongKey(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.NoError(t, m.Close())
 }
+
+// A Python server killed while Go waits for a reply: the call fails at
+// once with ErrConnectionLost, and nothing is left behind.
+func TestManagerServerKilledMidCall(t *testing.T) {
+	leakcheck.Check(t)
+	for _, py := range []pymatrix.Interpreter{pymatrix.Find(t)[0], pymatrix.Newest(t)} {
+		t.Run("py"+py.Short(), func(t *testing.T) {
+			srv := startPyManager(t, py, "127.0.0.1:0")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			m := dialTest(t, ctx, srv.addr, nil)
+			calc, err := m.Create(ctx, "calc")
+			require.NoError(t, err)
+			var pid int
+			require.NoError(t, calc.CallInto(ctx, &pid, "pid"))
+			assert.Equal(t, srv.cmd.Process.Pid, pid)
+
+			errc := make(chan error, 1)
+			go func() {
+				_, err := calc.Call(ctx, "sleep", 30)
+				errc <- err
+			}()
+			time.Sleep(200 * time.Millisecond) // let the call reach the server
+			require.NoError(t, srv.cmd.Process.Kill())
+			killed := time.Now()
+			select {
+			case err := <-errc:
+				assert.ErrorIs(t, err, bridge.ErrConnectionLost)
+				assert.Less(t, time.Since(killed), time.Second)
+			case <-time.After(5 * time.Second):
+				t.Fatal("the call did not return after the server died")
+			}
+			<-srv.done
+			_, err = calc.Call(ctx, "add", 1, 2)
+			assert.Error(t, err, "a dead server refuses later calls")
+			assert.Error(t, calc.Close(), "and releases")
+			require.NoError(t, m.Close())
+		})
+	}
+}
+
+// A context that ends while a call waits returns at once with its error,
+// and the Manager goes on working.
+func TestManagerCallContextCancelled(t *testing.T) {
+	leakcheck.Check(t)
+	py := pymatrix.Newest(t)
+	srv := startPyManager(t, py, "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m := dialTest(t, ctx, srv.addr, nil)
+	calc, err := m.Create(ctx, "calc")
+	require.NoError(t, err)
+
+	callCtx, callCancel := context.WithCancel(ctx)
+	time.AfterFunc(200*time.Millisecond, callCancel)
+	start := time.Now()
+	_, err = calc.Call(callCtx, "sleep", 30)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), time.Second)
+
+	short, shortCancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer shortCancel()
+	_, err = calc.Call(short, "sleep", 30)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	got, err := calc.Call(ctx, "add", 1, 2)
+	require.NoError(t, err, "later calls use a fresh connection")
+	assert.Equal(t, int64(3), got)
+	require.NoError(t, calc.Close())
+	require.NoError(t, m.Shutdown(ctx))
+	<-srv.done
+}
+
+// Closing the Manager fails the calls in progress with ErrManagerClosed.
+func TestManagerCloseDuringCall(t *testing.T) {
+	leakcheck.Check(t)
+	py := pymatrix.Newest(t)
+	srv := startPyManager(t, py, "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := bridge.DialManager(ctx, srv.addr, []byte(testKey), nil)
+	require.NoError(t, err)
+	calc, err := m.Create(ctx, "calc")
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := calc.Call(ctx, "sleep", 30)
+		errc <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, m.Close())
+	select {
+	case err := <-errc:
+		assert.ErrorIs(t, err, bridge.ErrManagerClosed)
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not end the call")
+	}
+	_, err = m.Create(ctx, "calc")
+	assert.ErrorIs(t, err, bridge.ErrManagerClosed)
+}
