@@ -35,7 +35,7 @@ type pyManager struct {
 
 // startPyManager starts testdata/manager_server.py on address and waits
 // until it listens. The process is killed when t ends.
-func startPyManager(t *testing.T, py pymatrix.Interpreter, address string) *pyManager {
+func startPyManager(t testing.TB, py pymatrix.Interpreter, address string) *pyManager {
 	t.Helper()
 	cmd := py.Command(filepath.Join("testdata", "manager_server.py"), address)
 	cmd.Env = append(cmd.Env, "MANAGER_AUTHKEY="+testKey)
@@ -63,7 +63,7 @@ func startPyManager(t *testing.T, py pymatrix.Interpreter, address string) *pyMa
 	return m
 }
 
-func dialTest(t *testing.T, ctx context.Context, addr string, opts *bridge.ManagerOptions) *bridge.Manager {
+func dialTest(t testing.TB, ctx context.Context, addr string, opts *bridge.ManagerOptions) *bridge.Manager {
 	t.Helper()
 	m, err := bridge.DialManager(ctx, addr, []byte(testKey), opts)
 	require.NoError(t, err)

@@ -114,7 +114,7 @@ type goManager struct {
 
 // startGoManager serves the test objects on a new Listener at address;
 // calc, if not nil, is the "calc" object.
-func startGoManager(t *testing.T, address string, calc *testCalc) *goManager {
+func startGoManager(t testing.TB, address string, calc *testCalc) *goManager {
 	t.Helper()
 	if calc == nil {
 		calc = &testCalc{}
@@ -157,7 +157,7 @@ func startGoManager(t *testing.T, address string, calc *testCalc) *goManager {
 }
 
 // runPyClient runs testdata/manager_client.py and decodes its JSON.
-func runPyClient(t *testing.T, py pymatrix.Interpreter, addr, mode string) map[string]any {
+func runPyClient(t testing.TB, py pymatrix.Interpreter, addr, mode string) map[string]any {
 	t.Helper()
 	cmd := py.Command(filepath.Join("testdata", "manager_client.py"), addr, mode)
 	cmd.Env = append(cmd.Env, "MANAGER_AUTHKEY="+testKey)

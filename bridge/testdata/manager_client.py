@@ -4,7 +4,7 @@ library, and prints what it saw as one JSON object.
 
 Usage: python manager_client.py ADDRESS MODE   (authkey in $MANAGER_AUTHKEY)
 
-MODE is "all" (run every check), "sleep" (print "calling", then call a Go
+MODE is "all" (run every check), "bench=N" (time N calls), "sleep" (print "calling", then call a Go
 method that sleeps, to be killed meanwhile) or "wrongkey" (connect with a
 wrong key). Runs on Python 2.7 and 3.6+.
 """
@@ -108,6 +108,16 @@ def main():
         return
     m = M(address=address, authkey=key)
     m.connect()
+    if mode.startswith("bench="):
+        import time
+        c = m.calc()
+        c.add(0, 0)  # connect first
+        n = int(mode[len("bench="):])
+        start = time.time()
+        for i in range(n):
+            c.add(i, 1)
+        print(json.dumps({"seconds": time.time() - start}))
+        return
     if mode == "sleep":
         c = m.calc()
         sys.stdout.write("calling\n")
