@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Fuzz package conn, or re-record the seed corpora from CPython.
+# Fuzz the wire-facing code (packages conn and pickle), or re-record conn's
+# seed corpora from CPython.
 #
 #   conn/testdata/fuzz.sh [DURATION]   run each fuzz target for DURATION
 #                                      (default 3m), one after the other,
-#                                      and print its executions and findings
+#                                      and print its executions and findings:
+#                                      conn's FuzzFrameReader and FuzzHandshake,
+#                                      pickle's FuzzDecode and FuzzTypedDecode
 #   conn/testdata/fuzz.sh seeds        re-record testdata/fuzz/*/python-*
 #                                      with every interpreter under pyenv
 #
-# A plain `go test ./conn` runs every seed and every crasher kept in
-# testdata/fuzz. A crasher found here is written there by go test: rename it
-# after what it shows and commit it with the fix, as a regression.
+# FUZZ_PARALLEL=N runs N fuzzing processes per target instead of one per
+# CPU (use 1 on a shared machine). A plain `go test ./conn ./pickle` runs
+# every seed and every crasher kept in testdata/fuzz. A crasher found here is
+# written there by go test: rename it after what it shows and commit it with
+# the fix, as a regression.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,19 +34,25 @@ fi
 
 duration="${1:-3m}"
 status=0
-for target in FuzzFrameReader FuzzHandshake; do
-  echo "== $target for $duration"
+parallel=()
+if [ -n "${FUZZ_PARALLEL:-}" ]; then
+  parallel=(-parallel "$FUZZ_PARALLEL")
+fi
+for spec in .:FuzzFrameReader .:FuzzHandshake ../pickle:FuzzDecode ../pickle:FuzzTypedDecode; do
+  pkg=${spec%%:*}
+  target=${spec#*:}
+  echo "== $target ($pkg) for $duration"
   log=$(mktemp)
   # Inputs that make a Conn allocate its 64 MiB are slow; minimizing each
   # new one for the default minute would stall the run.
-  if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" -fuzzminimizetime 10s . >"$log" 2>&1; then
+  if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" -fuzzminimizetime 10s ${parallel[@]+"${parallel[@]}"} "$pkg" >"$log" 2>&1; then
     result=ok
   else
     result=FAILED
     status=1
   fi
   grep -E '^fuzz: elapsed' "$log" | tail -1
-  grep -E -- '--- FAIL|Failing input|fuzz_test.go' "$log" || true
+  grep -E -- '--- FAIL|Failing input|_test\.go:[0-9]+:' "$log" || true
   echo "$target: $result"
   rm -f "$log"
 done
