@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"sync"
 	"unsafe"
 )
 
@@ -24,7 +25,8 @@ type slot struct {
 // copy: appends made later, by recursive or unusual pickles, are then seen
 // wherever the list was stored, and every place holds the same list.
 type listNode struct {
-	items []any
+	items []any // first: sealed lists point here
+	start int   // input offset where the list began, for growList
 }
 
 // memoNone stands for None in the memo, where a nil interface is an
@@ -44,17 +46,19 @@ type decoder struct {
 	marks []int
 	fence int
 
-	memo      []any   // memoNone for None; nil for no entry
-	memoDepth []int32 // nesting depth of each memo entry
-	memoMap   map[int64]slot
-	memoLen   int
+	memo0   []slot   // memo indexes below memoChunkLen; memoNone for None, nil for no entry
+	memo    [][]slot // the rest, in chunks of memoChunkLen
+	memoN   int      // indexes below memoN are in memo0 and memo
+	memoMap map[int64]slot
+	memoLen int
 
 	proto    int
 	alloc    int
 	allocMax int
 	nextBuf  int
 
-	slabs slabs
+	slabs     slabs
+	estimated []*listNode // lists that growList sized by an estimate
 }
 
 func (d *decoder) fail(err error) error {
@@ -71,6 +75,7 @@ func decodePickle(cfg *decodeConfig, data []byte) (any, int, error) {
 	}
 	d.stack = make([]slot, 0, 16)
 	v, err := d.run()
+	d.releaseMemo()
 	if err != nil {
 		if de, ok := err.(*DecodeError); ok {
 			return nil, 0, de
@@ -231,32 +236,81 @@ func (d *decoder) items(s []slot) ([]any, int32, error) {
 	return out, depth, d.checkDepth(depth)
 }
 
-func (d *decoder) memoPut(idx int64, s slot) error {
-	v := s.v
-	if v == nil {
-		v = memoNone
+// The memo's first memoChunkLen slots are a slice of their own, grown as
+// needed; the rest are kept in chunks of memoChunkLen slots, which
+// decodings pass on to each other through a pool: a large pickle
+// memoizes nearly every value, and allocating (and growing) a memo as long
+// as its values are many for each decoding would make the garbage
+// collector run as much again.
+const (
+	memoShift    = 10
+	memoChunkLen = 1 << memoShift
+)
+
+var memoSlotChunks sync.Pool // of *[]slot, each memoChunkLen long and clear
+
+func (d *decoder) memoSlot(idx int64) *slot {
+	if idx < memoChunkLen {
+		return &d.memo0[idx]
 	}
-	if idx < int64(len(d.memo)) {
-		if d.memo[idx] == nil {
+	idx -= memoChunkLen
+	return &d.memo[idx>>memoShift][idx&(memoChunkLen-1)]
+}
+
+// releaseMemo clears the memo's chunks, which must not keep the values
+// alive, and pools them.
+func (d *decoder) releaseMemo() {
+	for i, c := range d.memo {
+		used := c
+		if rest := d.memoN - memoChunkLen - i*memoChunkLen; rest < len(c) {
+			used = c[:max(rest, 0)]
+		}
+		clear(used)
+		memoSlotChunks.Put(&c)
+	}
+	d.memo, d.memo0 = nil, nil
+}
+
+// memoGrow makes room for indexes up to idx.
+func (d *decoder) memoGrow(idx int64) {
+	if idx < memoChunkLen {
+		if int(idx) >= len(d.memo0) {
+			m := make([]slot, min(max(int(idx)+1, 2*len(d.memo0), 16), memoChunkLen))
+			copy(m, d.memo0)
+			d.memo0 = m
+		}
+		return
+	}
+	d.memoGrow(memoChunkLen - 1)
+	for int((idx-memoChunkLen)>>memoShift) >= len(d.memo) {
+		if c, ok := memoSlotChunks.Get().(*[]slot); ok {
+			d.memo = append(d.memo, *c)
+		} else {
+			d.memo = append(d.memo, make([]slot, memoChunkLen))
+		}
+	}
+}
+
+func (d *decoder) memoPut(idx int64, s slot) error {
+	v := s
+	if v.v == nil {
+		v.v = memoNone
+	}
+	if idx >= 0 && idx < int64(d.memoN) {
+		e := d.memoSlot(idx)
+		if e.v == nil {
 			d.memoLen++
 		}
-		d.memo[idx], d.memoDepth[idx] = v, s.d
+		*e = v
 		return d.checkMemo()
 	}
-	if idx < int64(len(d.memo))+1024 {
-		if err := d.account(20 * int(idx+1-int64(len(d.memo)))); err != nil {
+	if idx >= 0 && idx < int64(d.memoN)+1024 {
+		if err := d.account(24 * int(idx+1-int64(d.memoN))); err != nil {
 			return err
 		}
-		if need := int(idx) + 1; need > cap(d.memo) {
-			c := max(need, 2*cap(d.memo)+16)
-			m := make([]any, len(d.memo), c)
-			copy(m, d.memo)
-			md := make([]int32, len(d.memo), c)
-			copy(md, d.memoDepth)
-			d.memo, d.memoDepth = m, md
-		}
-		d.memo, d.memoDepth = d.memo[:idx+1], d.memoDepth[:idx+1]
-		d.memo[idx], d.memoDepth[idx] = v, s.d
+		d.memoGrow(idx)
+		d.memoN = int(idx) + 1
+		*d.memoSlot(idx) = v
 		d.memoLen++
 		return d.checkMemo()
 	}
@@ -281,13 +335,15 @@ func (d *decoder) checkMemo() error {
 }
 
 func (d *decoder) memoGet(idx int64) error {
-	if idx >= 0 && idx < int64(len(d.memo)) && d.memo[idx] != nil {
-		v := d.memo[idx]
-		if v == memoNone {
-			v = nil
+	if idx >= 0 && idx < int64(d.memoN) {
+		if e := d.memoSlot(idx); e.v != nil {
+			v := e.v
+			if v == memoNone {
+				v = nil
+			}
+			d.push(v, e.d)
+			return nil
 		}
-		d.push(v, d.memoDepth[idx])
-		return nil
 	}
 	if s, ok := d.memoMap[idx]; ok {
 		d.push(s.v, s.d)
@@ -380,7 +436,9 @@ func (d *decoder) run() (any, error) {
 			d.fence = len(d.stack)
 		case opEmptyList:
 			err = d.account(64)
-			d.push(d.slabs.node(), 1)
+			n := d.slabs.node()
+			n.start = d.opPos
+			d.push(n, 1)
 		case opEmptyDict:
 			err = d.account(64)
 			d.push(d.slabs.dict(), 1)
@@ -463,6 +521,7 @@ func (d *decoder) run() (any, error) {
 		case opStop:
 			var s slot
 			if s, err = d.pop(); err == nil {
+				d.trimLists()
 				return d.val(s.v), nil
 			}
 		case opPop:
@@ -854,11 +913,7 @@ func (d *decoder) appendTo(x int) error {
 		if t.items == nil {
 			t.items = d.slabs.itemSlice(len(items))[:0]
 		} else if len(t.items)+len(items) > cap(t.items) {
-			// Double: append grows large slices by a quarter, which on a
-			// long list allocates and copies several times its size.
-			grown := make([]any, len(t.items), max(2*cap(t.items), len(t.items)+len(items)))
-			copy(grown, t.items)
-			t.items = grown
+			d.growList(t, len(items))
 		}
 		for _, it := range items {
 			t.items = append(t.items, it.v)
@@ -875,6 +930,44 @@ func (d *decoder) appendTo(x int) error {
 	}
 	target.d = max(target.d, depth)
 	return nil
+}
+
+// growList makes room in n for add more items. A long list arrives in
+// batches of 1000 (APPENDS), and doubling its backing array at each
+// overflow would allocate and copy twice its size, and give the garbage
+// collector as much again to scan. So once a list is long, its final
+// length is estimated from the input it took per item so far and the
+// input that remains, and it grows to that at once, by at most 16 times
+// its length. A list that ends up less than half its estimate is trimmed
+// when the pickle ends (trimLists).
+func (d *decoder) growList(n *listNode, add int) {
+	have := len(n.items)
+	need := have + add
+	c := max(2*cap(n.items), need)
+	if need >= 4096 && d.pos > n.start {
+		perItem := float64(d.pos-n.start) / float64(have)
+		est := need + int(float64(len(d.data)-d.pos)/perItem)
+		est += est / 64
+		if est > c {
+			c = min(est, 16*need)
+			d.estimated = append(d.estimated, n)
+		}
+	}
+	grown := make([]any, have, c)
+	copy(grown, n.items)
+	n.items = grown
+}
+
+// trimLists reallocates the lists that growList over-estimated so much
+// that more than half their backing array is spare: doubling would not
+// have wasted more.
+func (d *decoder) trimLists() {
+	for _, n := range d.estimated {
+		if spare := cap(n.items) - len(n.items); spare > 1024 && spare > len(n.items) {
+			n.items = append([]any(nil), n.items...)
+		}
+	}
+	d.estimated = nil
 }
 
 func (d *decoder) loadSetitem() error {
