@@ -486,8 +486,9 @@ func (s *hostileSiege) run(t *testing.T, echo *proc, honest []pymatrix.Interpret
 	results := make([]hostileResult, len(honest))
 	var clients sync.WaitGroup
 	for i, py := range honest {
+		out := filepath.Join(t.TempDir(), "honest.json")
 		cfg, err := json.Marshal(map[string]any{"addr": s.addr, "key": s.hexKey(), "mode": mode,
-			"seconds": s.attack.Seconds(), "per_conn": 10, "seed": i})
+			"seconds": s.attack.Seconds(), "per_conn": 10, "seed": i, "out": out})
 		require.NoError(t, err)
 		p := start(t, "honest python "+py.Version, py.Command(filepath.Join("testdata", "hostile_client.py"), "honest", string(cfg)))
 		clients.Add(1)
@@ -496,8 +497,12 @@ func (s *hostileSiege) run(t *testing.T, echo *proc, honest []pymatrix.Interpret
 			select {
 			case l, ok := <-p.lines:
 				if ok {
-					if err := json.Unmarshal([]byte(l), &results[i]); err != nil {
-						results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s printed %q", p.name, l))
+					b, err := os.ReadFile(out)
+					if err == nil {
+						err = json.Unmarshal(b, &results[i])
+					}
+					if err != nil {
+						results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s printed %q; its result: %v", p.name, l, err))
 					}
 				} else {
 					<-p.done

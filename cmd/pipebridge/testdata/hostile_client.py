@@ -7,16 +7,18 @@ Addresses travel in pipebridge's form ("host:port", "/path", "@abstract");
 keys as hex, or null for no key.
 
   honest  {"addr", "key", "mode": "objects"|"bytes", "seconds", "per_conn",
-           "seed"}
+           "seed", "out"}
           Until the time is up: connect, do per_conn round trips (send,
           receive, compare), close; again. Objects mode sends objects with
           send() (dicts, lists, strs, big ints, floats, bytes up to 100 kB),
           bytes mode raw bodies with send_bytes(). A reply must arrive
-          within 60 s. At the end prints one JSON line:
+          within 60 s. At the end writes to the file named by out (a long
+          run's latencies make too long a line for stdout)
             {"ok": round trips that came back equal,
              "errors": ["..."],
              "rtt": [milliseconds of each round trip],
              "connect": [milliseconds of each connect, handshake included]}
+          and then prints {"done": true}.
   cut     {"addr", "key", "mode", "size"}
           Connect, do one round trip, then write the header of a size-byte
           message and half of its body straight to the socket, print
@@ -117,7 +119,9 @@ def honest(cfg):
             res["errors"].append("round trip %d: %r" % (i, e))
         finally:
             c.close()
-    sys.stdout.write(json.dumps(res) + "\n")
+    with open(cfg["out"], "w") as f:
+        json.dump(res, f)
+    sys.stdout.write(json.dumps({"done": True}) + "\n")
     sys.stdout.flush()
 
 
