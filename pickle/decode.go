@@ -25,8 +25,7 @@ type slot struct {
 // copy: appends made later, by recursive or unusual pickles, are then seen
 // wherever the list was stored, and every place holds the same list.
 type listNode struct {
-	items []any // first: sealed lists point here
-	start int   // input offset where the list began, for growList
+	items []any
 }
 
 // memoNone stands for None in the memo, where a nil interface is an
@@ -42,9 +41,11 @@ type decoder struct {
 	opPos int
 	op    byte
 
-	stack []slot
-	marks []int
-	fence int
+	stack   []slot
+	marks   []int
+	markPos []int // input offset of each mark
+	batch   int   // input bytes between the last mark popped and its opcode
+	fence   int
 
 	memo0   []slot   // memo indexes below memoChunkLen; memoNone for None, nil for no entry
 	memo    [][]slot // the rest, in chunks of memoChunkLen
@@ -58,7 +59,8 @@ type decoder struct {
 	nextBuf  int
 
 	slabs     slabs
-	estimated []*listNode // lists that growList sized by an estimate
+	estimated      []*listNode // lists that estimate sized
+	estimatedDicts []*Dict     // dicts that estimate sized
 }
 
 func (d *decoder) fail(err error) error {
@@ -191,6 +193,8 @@ func (d *decoder) popMark() (int, error) {
 	}
 	k := d.marks[n-1]
 	d.marks = d.marks[:n-1]
+	d.batch = d.opPos - d.markPos[n-1]
+	d.markPos = d.markPos[:n-1]
 	d.fence = 0
 	if n > 1 {
 		d.fence = d.marks[n-2]
@@ -433,12 +437,11 @@ func (d *decoder) run() (any, error) {
 			}
 		case opMark:
 			d.marks = append(d.marks, len(d.stack))
+			d.markPos = append(d.markPos, d.opPos)
 			d.fence = len(d.stack)
 		case opEmptyList:
 			err = d.account(64)
-			n := d.slabs.node()
-			n.start = d.opPos
-			d.push(n, 1)
+			d.push(d.slabs.node(), 1)
 		case opEmptyDict:
 			err = d.account(64)
 			d.push(d.slabs.dict(), 1)
@@ -521,7 +524,7 @@ func (d *decoder) run() (any, error) {
 		case opStop:
 			var s slot
 			if s, err = d.pop(); err == nil {
-				d.trimLists()
+				d.trimEstimated()
 				return d.val(s.v), nil
 			}
 		case opPop:
@@ -858,6 +861,7 @@ func decodeLong(b []byte) any {
 }
 
 func (d *decoder) loadAppend() error {
+	d.batch = 0
 	return d.appendTo(len(d.stack) - 1)
 }
 
@@ -932,45 +936,61 @@ func (d *decoder) appendTo(x int) error {
 	return nil
 }
 
-// growList makes room in n for add more items. A long list arrives in
-// batches of 1000 (APPENDS), and doubling its backing array at each
-// overflow would allocate and copy twice its size, and give the garbage
-// collector as much again to scan. So once a list is long, its final
-// length is estimated from the input it took per item so far and the
-// input that remains, and it grows to that at once, by at most 16 times
-// its length. A list that ends up less than half its estimate is trimmed
-// when the pickle ends (trimLists).
+// estimate returns the capacity for a container that holds have items and
+// must grow to hold need. A long list or dict arrives in batches of 1000
+// (APPENDS, SETITEMS), and doubling its backing array at each overflow
+// would allocate and copy twice its size, and give the garbage collector
+// as much again to scan. So once a container is long, its final length is
+// estimated from the input the last batch took per item and the input that
+// remains, and it grows to that at once: by at least a quarter, at most
+// to 16 times its length.
+// The second result says whether the estimate was used; a container that
+// ends up less than half full is then trimmed when the pickle ends
+// (trimEstimated).
+func (d *decoder) estimate(capacity, need, added int) (int, bool) {
+	if need < 4096 || d.batch <= 0 || added <= 0 {
+		return max(2*capacity, need), false
+	}
+	perItem := float64(d.batch) / float64(added)
+	est := need + int(float64(len(d.data)-d.pos)/perItem)
+	est += est / 64
+	// At least a quarter more, so that estimates that keep falling
+	// short still grow the container geometrically.
+	return min(max(est, capacity+capacity/4, need), 16*need), true
+}
+
+// growList makes room in n for add more items.
 func (d *decoder) growList(n *listNode, add int) {
 	have := len(n.items)
-	need := have + add
-	c := max(2*cap(n.items), need)
-	if need >= 4096 && d.pos > n.start {
-		perItem := float64(d.pos-n.start) / float64(have)
-		est := need + int(float64(len(d.data)-d.pos)/perItem)
-		est += est / 64
-		if est > c {
-			c = min(est, 16*need)
-			d.estimated = append(d.estimated, n)
-		}
+	c, est := d.estimate(cap(n.items), have+add, add)
+	if est {
+		d.estimated = append(d.estimated, n)
 	}
 	grown := make([]any, have, c)
 	copy(grown, n.items)
 	n.items = grown
 }
 
-// trimLists reallocates the lists that growList over-estimated so much
-// that more than half their backing array is spare: doubling would not
-// have wasted more.
-func (d *decoder) trimLists() {
+// trimEstimated reallocates the lists and dicts that estimate sized when
+// more than half of their backing array is spare: doubling would not have
+// wasted more.
+func (d *decoder) trimEstimated() {
 	for _, n := range d.estimated {
 		if spare := cap(n.items) - len(n.items); spare > 1024 && spare > len(n.items) {
 			n.items = append([]any(nil), n.items...)
 		}
 	}
-	d.estimated = nil
+	for _, x := range d.estimatedDicts {
+		if spare := cap(x.entries) - len(x.entries); spare > 1024 && spare > len(x.entries) {
+			x.entries = append([]dictEntry(nil), x.entries...)
+			x.index.shrink(len(x.entries))
+		}
+	}
+	d.estimated, d.estimatedDicts = nil, nil
 }
 
 func (d *decoder) loadSetitem() error {
+	d.batch = 0
 	return d.setItems(len(d.stack) - 2)
 }
 
@@ -1069,10 +1089,14 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		return nil
 	}
 	if need := len(dict.entries) + n; need > cap(dict.entries) {
-		// Double, as for lists: a big dict arrives in batches of 1000.
-		grown := make([]dictEntry, len(dict.entries), max(2*cap(dict.entries), need))
+		c, est := d.estimate(cap(dict.entries), need, n)
+		if est {
+			d.estimatedDicts = append(d.estimatedDicts, dict)
+		}
+		grown := make([]dictEntry, len(dict.entries), c)
 		copy(grown, dict.entries)
 		dict.entries = grown
+		dict.index.reserve(c)
 	}
 	for i := 0; i < len(items); i += 2 {
 		if err := dict.Set(d.val(items[i].v), d.val(items[i+1].v)); err != nil {

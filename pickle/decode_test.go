@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -549,4 +550,52 @@ func TestZeroCopy(t *testing.T) {
 	require.NoError(t, dec.Decode(&c))
 	assert.Equal(t, "first", a)
 	assert.Equal(t, "second", c)
+}
+
+// A long list grows to an estimate of its final length, made from the
+// input it took per item so far and the input left. Input that follows
+// the list misleads the estimate; the list is then trimmed, so that it
+// never holds more than twice the memory its items need.
+func TestLongListEstimate(t *testing.T) {
+	items := make([]any, 5000)
+	for i := range items {
+		items[i] = int64(i % 100)
+	}
+	for _, tail := range []int{0, 1 << 20} {
+		data, err := Marshal(Tuple{items, make([]byte, tail)})
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, Unmarshal(data, &v))
+		l := v.(Tuple)[0].([]any)
+		assert.Equal(t, items, l)
+		assert.LessOrEqual(t, cap(l), 2*len(l), "tail %d", tail)
+	}
+	// The list read from the memo is the same list, trimmed or not.
+	data, err := Marshal([]any{items, items, make([]byte, 1<<20)})
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, Unmarshal(data, &v))
+	a, b := v.([]any)[0].([]any), v.([]any)[1].([]any)
+	assert.Equal(t, items, a)
+	assert.True(t, &a[0] == &b[0], "one list, referenced twice")
+	assert.LessOrEqual(t, cap(a), 2*len(a))
+
+	// Dicts are sized the same way.
+	dict := NewDict()
+	for i := 0; i < 5000; i++ {
+		require.NoError(t, dict.Set("k"+strconv.Itoa(i), int64(i)))
+	}
+	for _, tail := range []int{0, 1 << 20} {
+		data, err := Marshal(Tuple{dict, make([]byte, tail)})
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, Unmarshal(data, &v))
+		got := v.(Tuple)[0].(*Dict)
+		assert.True(t, Equal(dict, got))
+		assert.LessOrEqual(t, cap(got.entries), 2*got.Len(), "tail %d", tail)
+		assert.LessOrEqual(t, len(got.index), 4*got.Len(), "tail %d", tail)
+		x, ok := got.Get("k4999")
+		assert.True(t, ok)
+		assert.Equal(t, int64(4999), x)
+	}
 }

@@ -546,16 +546,37 @@ func (x keyIndex) lookup(h uint64, eq func(int32) bool) int {
 	}
 }
 
+// reserve grows a non-nil index so that it holds n entries without
+// growing again.
+func (x *keyIndex) reserve(n int) {
+	if *x != nil && n*2 > len(*x) {
+		x.resize(n)
+	}
+}
+
+// shrink makes a non-nil index smaller if it is much larger than n
+// entries need.
+func (x *keyIndex) shrink(n int) {
+	if *x != nil && len(*x) > 4*n && len(*x) > 16 {
+		x.resize(n)
+	}
+}
+
+// resize moves the index to a table sized for n entries.
+func (x *keyIndex) resize(n int) {
+	old := *x
+	*x = newKeyIndex(n)
+	for _, s := range old {
+		if s.pos != 0 {
+			x.place(s)
+		}
+	}
+}
+
 // insert records entry pos (the entries before it are all recorded).
 func (x *keyIndex) insert(h uint64, pos int32) {
 	if int(pos+1)*2 > len(*x) {
-		old := *x
-		*x = make(keyIndex, len(old)*2)
-		for _, s := range old {
-			if s.pos != 0 {
-				x.place(s)
-			}
-		}
+		x.resize(len(*x))
 	}
 	x.place(indexSlot{uint32(h), pos + 1})
 }
