@@ -58,7 +58,7 @@ type decoder struct {
 	allocMax int
 	nextBuf  int
 
-	slabs     slabs
+	slabs          slabs
 	estimated      []*listNode // lists that estimate sized
 	estimatedDicts []*Dict     // dicts that estimate sized
 }
