@@ -36,7 +36,12 @@ func (p PickleCodec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	return p.Encode.AppendMarshal(dst, v)
 }
 
-// Unmarshal decodes one pickle into v.
+// Unmarshal decodes one pickle into v. A str, bytes or bytearray that
+// takes at least half of data shares its memory (pickle's
+// DecodeOptions.ShareLarge): a message that is mostly one large payload
+// is not copied again after it was read.
 func (p PickleCodec) Unmarshal(data []byte, v any) error {
-	return p.Decode.Unmarshal(data, v)
+	opts := p.Decode
+	opts.ShareLarge = true
+	return opts.Unmarshal(data, v)
 }

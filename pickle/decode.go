@@ -674,13 +674,21 @@ func (d *decoder) pushString(b []byte) error {
 	if err := d.account(len(b) + 16); err != nil {
 		return err
 	}
-	if d.cfg.ZeroCopy && len(b) > 0 && d.inInput(b) {
+	if d.shares(b) && d.inInput(b) {
 		d.push(d.slabs.boxString(unsafe.String(&b[0], len(b))), 0)
 		return nil
 	}
 	d.push(d.slabs.str(b), 0)
 	return nil
 }
+
+// shares reports whether the value of b, a part of the input, shares its
+// memory rather than taking a copy (DecodeOptions.ZeroCopy, ShareLarge).
+func (d *decoder) shares(b []byte) bool {
+	return len(b) > 0 && (d.cfg.ZeroCopy || d.cfg.ShareLarge && len(b) >= shareLargeMin && 2*len(b) >= len(d.data))
+}
+
+const shareLargeMin = 4096
 
 // inInput reports whether b is part of the input (rather than text the
 // decoder made, such as an unescaped string).
@@ -713,7 +721,7 @@ func (d *decoder) loadBytes(n uint64, bytearray bool) error {
 		return err
 	}
 	var c []byte
-	if d.cfg.ZeroCopy {
+	if d.shares(b) {
 		c = b[:len(b):len(b)]
 	} else {
 		c = bytes.Clone(b)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -598,4 +599,57 @@ func TestLongListEstimate(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, int64(4999), x)
 	}
+}
+
+// ShareLarge shares the memory of a str, bytes or bytearray that is at
+// least half of the input, and copies everything else, into any and
+// typed targets alike.
+func TestShareLarge(t *testing.T) {
+	big := bytes.Repeat([]byte("b"), 1<<20)
+	bigStr := strings.Repeat("s", 1<<20)
+	inInput := func(data []byte, p *byte) bool {
+		return uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(&data[0])) &&
+			uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(&data[0]))+uintptr(len(data))
+	}
+	opts := DecodeOptions{ShareLarge: true}
+
+	data, err := Marshal(Tuple{"small", big})
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, opts.Unmarshal(data, &v))
+	assert.Equal(t, big, v.(Tuple)[1])
+	assert.True(t, inInput(data, &v.(Tuple)[1].([]byte)[0]), "the large bytes share the input")
+	assert.False(t, inInput(data, unsafe.StringData(v.(Tuple)[0].(string))), "the small str is copied")
+	require.NoError(t, DecodeOptions{}.Unmarshal(data, &v))
+	assert.False(t, inInput(data, &v.(Tuple)[1].([]byte)[0]), "without ShareLarge, copied")
+
+	var typed struct {
+		S string `pickle:"s"`
+		B []byte `pickle:"b"`
+	}
+	data, err = Marshal(map[string]any{"s": bigStr})
+	require.NoError(t, err)
+	require.NoError(t, opts.Unmarshal(data, &typed))
+	assert.Equal(t, bigStr, typed.S)
+	assert.True(t, inInput(data, unsafe.StringData(typed.S)), "typed: the large str shares the input")
+
+	// Two large values of which neither is half of the input: copied.
+	data, err = Marshal([]any{big, big[1:], big[2:]})
+	require.NoError(t, err)
+	require.NoError(t, opts.Unmarshal(data, &v))
+	for _, x := range v.([]any) {
+		assert.False(t, inInput(data, &x.([]byte)[0]))
+	}
+
+	// A stream Decoder reuses its buffer, so its values never share it.
+	var stream bytes.Buffer
+	enc := NewEncoder(&stream)
+	require.NoError(t, enc.Encode(big))
+	require.NoError(t, enc.Encode(bytes.Repeat([]byte("c"), 1<<20)))
+	dec := opts.NewDecoder(&stream)
+	var first, second []byte
+	require.NoError(t, dec.Decode(&first))
+	require.NoError(t, dec.Decode(&second))
+	assert.Equal(t, big, first)
+	assert.Equal(t, bytes.Repeat([]byte("c"), 1<<20), second)
 }

@@ -105,6 +105,15 @@ type DecodeOptions struct {
 	// usually is.
 	ZeroCopy bool
 
+	// ShareLarge makes a str, bytes or bytearray share memory with the
+	// input, as ZeroCopy does, when it takes at least half of the input
+	// (and 4 KiB): a message that is mostly one large binary or text
+	// payload then decodes without copying it, while what the value keeps
+	// alive of the input is at most twice its own size. The caller must
+	// not modify the input afterwards. Package conn's PickleCodec decodes
+	// received messages this way, since their bodies are never reused.
+	ShareLarge bool
+
 	// UnknownFields says what decoding a dict into a struct does with a
 	// key that matches none of the struct's fields and that no ",extra"
 	// field collects: IgnoreUnknown (the zero value) skips it, as

@@ -161,7 +161,9 @@ func NewDecoder(r io.Reader) *Decoder { return DecodeOptions{}.NewDecoder(r) }
 
 // NewDecoder returns a Decoder reading from r with options o.
 func (o DecodeOptions) NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{r: r, cfg: o.config()}
+	cfg := o.config()
+	cfg.ShareLarge = false // the buffer is reused: values may not share it
+	return &Decoder{r: r, cfg: cfg}
 }
 
 // Buffered returns the input read from the stream but not yet decoded.

@@ -482,11 +482,16 @@ func (d *tdec) loadStr(n uint64) error {
 		return errFallback
 	}
 	s := tslot{p: unsafe.Pointer(unsafe.SliceData(b)), n: uint64(len(b)), meta: uint64(sStr)}
-	if d.cfg.ZeroCopy || len(b) == 0 {
+	if len(b) == 0 || d.shares(b) {
 		s.meta |= flagOwn
 	}
 	d.push(s)
 	return nil
+}
+
+// shares is decoder.shares.
+func (d *tdec) shares(b []byte) bool {
+	return len(b) > 0 && (d.cfg.ZeroCopy || d.cfg.ShareLarge && len(b) >= shareLargeMin && 2*len(b) >= len(d.data))
 }
 
 // own returns a copy of s that the decoder may hand out, in an arena for
@@ -529,7 +534,7 @@ func (d *tdec) loadBytes(n uint64, bytearray bool) error {
 		return err
 	}
 	var c []byte
-	if d.cfg.ZeroCopy {
+	if d.shares(b) {
 		c = b[:len(b):len(b)]
 	} else {
 		c = append([]byte{}, b...)
