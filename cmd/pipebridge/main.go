@@ -11,6 +11,7 @@
 //	pipebridge listen ADDRESS [--authkey-env VAR] [--insecure] [--json] [--protocol N] [--wait D]
 //	pipebridge repickle [--protocol N] < in.pkl > out.pkl
 //	pipebridge dis < in.pkl
+//	pipebridge serve-manager ADDRESS [--authkey-env VAR] [--insecure]
 //
 // demo starts Python and runs the two classic Pipe examples with Go as one
 // of the processes, printing what crosses.
@@ -93,6 +94,7 @@ var commands = []command{
 	{"listen", "accept one connection; send objects typed on stdin, print what arrives", runListen},
 	{"repickle", "decode a pickle from stdin and write it again, at its own or another protocol", runRepickle},
 	{"dis", "list the opcodes of a pickle read from stdin, as pickletools.dis does", runDis},
+	{"serve-manager", "serve Go objects to Python's multiprocessing.managers clients", runServeManager},
 }
 
 // usageError is a mistake in the command line: exit status 2.

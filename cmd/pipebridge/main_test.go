@@ -129,7 +129,7 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "usage: pipebridge <command>"},
 		{[]string{"-h"}, 0, "Run 'pipebridge <command> -h'"},
 		{[]string{"help"}, 0, "  listen "},
-		{[]string{"bogus"}, 2, `pipebridge: unknown command "bogus" (commands: demo, echo, dial, listen, repickle, dis; see pipebridge -h)`},
+		{[]string{"bogus"}, 2, `pipebridge: unknown command "bogus" (commands: demo, echo, dial, listen, repickle, dis, serve-manager; see pipebridge -h)`},
 		{[]string{"echo"}, 2, "pipebridge echo: exactly one of --fd, --listen and --dial is required (see pipebridge echo -h)"},
 		{[]string{"echo", "--fd", "3", "--listen", "x"}, 2, "exactly one of --fd, --listen and --dial"},
 		{[]string{"echo", "--listen", "x", "--dial", "y"}, 2, "exactly one of --fd, --listen and --dial"},
