@@ -14,6 +14,9 @@ package main
 // bad peers are raw sockets driven from Go, and Python clients SIGKILLed in
 // the middle of a frame. PIPEBRIDGE_LONG=1 makes each siege last
 // hostileLongAttack instead of hostileAttack.
+//
+// TestEchoListenOutOfDescriptors floods echo with more connections than it
+// has file descriptors.
 
 import (
 	"context"
@@ -26,6 +29,7 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -56,7 +60,14 @@ const (
 	// 10 s handshake timeout.
 	hostileMaxP99     = 1500 * time.Millisecond // p99 of round trips and of connects
 	hostileMaxLatency = 5 * time.Second         // any single round trip or connect
-	hostileMaxRSS     = 1 << 30                 // VmHWM of the echo process, bytes
+
+	// VmHWM of the echo process. Each lie of "1 GiB then EOF" makes a Conn
+	// allocate the 64 MiB a header alone may cost (conn's # Limits), some
+	// 30 a second, and each slow reader holds a 16 MiB message and its
+	// re-encoding, so with the garbage collector's slack the peak is a few
+	// hundred MiB; if either were kept after its connection ended, a
+	// siege would pass 1 GiB in seconds.
+	hostileMaxRSS = 1 << 30
 
 	// hostileHold is the longest a bad peer holds its connection: longer
 	// than the server's 10 s handshake timeout, so that in a long siege
@@ -106,6 +117,72 @@ func TestEchoListenHostile(t *testing.T) {
 			s := newHostileSiege(t, echo.listening(t), tc.key, tc.mode == "objects", attack)
 			s.run(t, echo, honest)
 		})
+	}
+}
+
+// TestEchoListenOutOfDescriptors: a peer that opens more connections than
+// echo may have file descriptors (ulimit -n 32) makes accept fail with
+// EMFILE. Echo logs it and retries with a growing pause, not in a busy loop
+// (a bounded number of lines), honest clients that arrive meanwhile wait in
+// the kernel's backlog, and once the peer lets go they are served and echo
+// exits 0 on SIGTERM as usual.
+func TestEchoListenOutOfDescriptors(t *testing.T) {
+	const (
+		limit   = 32
+		flood   = 60
+		exhaust = time.Second // how long the flood holds on once accept fails
+	)
+	py := pymatrix.Newest(t)
+	address := filepath.Join(t.TempDir(), "echo.sock")
+	cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, limit), "sh",
+		pipebridgeBinary(t), "echo", "--listen", address)
+	echo := start(t, fmt.Sprintf("pipebridge echo --listen under ulimit -n %d", limit), cmd)
+	require.Equal(t, address, echo.listening(t))
+	s := newHostileSiege(t, address, "", true, 3*time.Second)
+
+	var silent []net.Conn
+	defer func() {
+		for _, nc := range silent {
+			nc.Close()
+		}
+	}()
+	for range flood {
+		nc, ok := s.dial()
+		require.True(t, ok, "%v", s.problems)
+		silent = append(silent, nc)
+	}
+	for end := time.Now().Add(20 * time.Second); !strings.Contains(echo.stderr.String(), "too many open files"); time.Sleep(10 * time.Millisecond) {
+		require.True(t, time.Now().Before(end), "accept never failed; stderr:\n%s", echo.stderr)
+	}
+	s.deadline = time.Now().Add(s.attack)
+	wait := s.honestClients(t, []pymatrix.Interpreter{py})
+	time.Sleep(exhaust)
+	for _, nc := range silent {
+		nc.Close()
+	}
+	results := wait()
+	require.NoError(t, s.goRoundTrip(), "a round trip after the flood")
+	require.NoError(t, echo.cmd.Process.Signal(syscall.SIGTERM))
+	out, err := echo.rest(t)
+	stderr := echo.stderr.String()
+	require.NoError(t, err, "echo after SIGTERM; stderr:\n%s", hostileTail(stderr))
+	assert.Empty(t, out)
+
+	r := results[0]
+	assert.Empty(t, r.Errors)
+	assert.NotZero(t, r.OK)
+	slowest := slices.Max(append(r.RTT, r.Connect...))
+	got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	t.Logf("%d honest round trips, the slowest %v (the first waited for the flood to end); %d lines on stderr",
+		r.OK, hostileMS(slowest).Round(time.Millisecond), len(got))
+	assert.Less(t, hostileMS(slowest), exhaust+hostileMaxLatency, "slowest honest round trip or connect")
+	// Pauses of 5 ms doubling up to 1 s: about log2(200) + 1 lines a second
+	// at first, then one a second.
+	assert.LessOrEqual(t, len(got), 20, "lines on stderr; a busy accept loop?\n%s", hostileTail(stderr))
+	for _, l := range got {
+		if !assert.Regexp(t, `^pipebridge echo: conn: accept: .*too many open files$`, l) {
+			break
+		}
 	}
 }
 
@@ -479,41 +556,8 @@ func (s *hostileSiege) run(t *testing.T, echo *proc, honest []pymatrix.Interpret
 	s.deadline = time.Now().Add(s.attack)
 	s.attackers(honest[len(honest)-1])
 
-	mode := "bytes"
-	if s.objects {
-		mode = "objects"
-	}
-	results := make([]hostileResult, len(honest))
-	var clients sync.WaitGroup
-	for i, py := range honest {
-		out := filepath.Join(t.TempDir(), "honest.json")
-		cfg, err := json.Marshal(map[string]any{"addr": s.addr, "key": s.hexKey(), "mode": mode,
-			"seconds": s.attack.Seconds(), "per_conn": 10, "seed": i, "out": out})
-		require.NoError(t, err)
-		p := start(t, "honest python "+py.Version, py.Command(filepath.Join("testdata", "hostile_client.py"), "honest", string(cfg)))
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			select {
-			case l, ok := <-p.lines:
-				if ok {
-					b, err := os.ReadFile(out)
-					if err == nil {
-						err = json.Unmarshal(b, &results[i])
-					}
-					if err != nil {
-						results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s printed %q; its result: %v", p.name, l, err))
-					}
-				} else {
-					<-p.done
-					results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s ended (%v) without a result; stderr:\n%s", p.name, p.err, p.stderr))
-				}
-			case <-time.After(s.attack + 2*time.Minute):
-				results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s: no result %v after the siege began (a stalled server?)", p.name, s.attack+2*time.Minute))
-			}
-		}()
-	}
-	clients.Wait()
+	wait := s.honestClients(t, honest)
+	results := wait()
 	honestDone := time.Now()
 	s.wg.Wait()
 	attackDone := time.Now()
@@ -622,6 +666,49 @@ func (s *hostileSiege) run(t *testing.T, echo *proc, honest []pymatrix.Interpret
 // hostileDigits are the numbers in an error line, which vary from peer to
 // peer: the lines are summarised by their shapes.
 var hostileDigits = regexp.MustCompile(`\b[0-9a-f]{2}( [0-9a-f]{2}){3}\b|[0-9]+`)
+
+// honestClients starts an honest hostile_client.py of each interpreter, for
+// the length of the siege; wait waits for their results.
+func (s *hostileSiege) honestClients(t *testing.T, honest []pymatrix.Interpreter) (wait func() []hostileResult) {
+	mode := "bytes"
+	if s.objects {
+		mode = "objects"
+	}
+	results := make([]hostileResult, len(honest))
+	var clients sync.WaitGroup
+	for i, py := range honest {
+		out := filepath.Join(t.TempDir(), "honest.json")
+		cfg, err := json.Marshal(map[string]any{"addr": s.addr, "key": s.hexKey(), "mode": mode,
+			"seconds": s.attack.Seconds(), "per_conn": 10, "seed": i, "out": out})
+		require.NoError(t, err)
+		p := start(t, "honest python "+py.Version, py.Command(filepath.Join("testdata", "hostile_client.py"), "honest", string(cfg)))
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			select {
+			case l, ok := <-p.lines:
+				if ok {
+					b, err := os.ReadFile(out)
+					if err == nil {
+						err = json.Unmarshal(b, &results[i])
+					}
+					if err != nil {
+						results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s printed %q; its result: %v", p.name, l, err))
+					}
+				} else {
+					<-p.done
+					results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s ended (%v) without a result; stderr:\n%s", p.name, p.err, p.stderr))
+				}
+			case <-time.After(s.attack + 2*time.Minute):
+				results[i].Errors = append(results[i].Errors, fmt.Sprintf("%s: no result %v after the siege began (a stalled server?)", p.name, s.attack+2*time.Minute))
+			}
+		}()
+	}
+	return func() []hostileResult {
+		clients.Wait()
+		return results
+	}
+}
 
 // goRoundTrip connects from Go and checks one echo.
 func (s *hostileSiege) goRoundTrip() error {
