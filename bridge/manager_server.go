@@ -52,17 +52,17 @@ type ManagerServer struct {
 	objects   map[string]*sharedObject
 	nextID    uint64
 	listeners map[*conn.Listener]struct{}
-	conns     map[*conn.Conn]*serverConn
-	closing   bool // no new connections; idle ones are closed
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	done      chan struct{}
-}
+	conns     map[*conn.Conn]struct{}
+	closing   bool // no new connections
 
-// serverConn is the state of one connection that Shutdown looks at.
-type serverConn struct {
-	busy bool // a request is being handled
+	// ctx is cancelled by Close: it ends methods, replies and reads.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// idle is cancelled by Shutdown (and Close): it ends only the waits
+	// for a connection's next request, so a request read is still served.
+	idle     context.Context
+	stopIdle context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // registration is what Register or RegisterFactory was given.
@@ -86,14 +86,16 @@ type sharedObject struct {
 // NewManagerServer returns a server with nothing registered.
 func NewManagerServer() *ManagerServer {
 	ctx, cancel := context.WithCancel(context.Background())
+	idle, stopIdle := context.WithCancel(ctx)
 	return &ManagerServer{
 		types:     map[string]*registration{},
 		objects:   map[string]*sharedObject{},
 		listeners: map[*conn.Listener]struct{}{},
-		conns:     map[*conn.Conn]*serverConn{},
+		conns:     map[*conn.Conn]struct{}{},
 		ctx:       ctx,
 		cancel:    cancel,
-		done:      make(chan struct{}),
+		idle:      idle,
+		stopIdle:  stopIdle,
 	}
 }
 
@@ -196,7 +198,7 @@ func (s *ManagerServer) Serve(l *conn.Listener) error {
 			c.Close()
 			return ErrServerClosed
 		}
-		s.conns[c] = &serverConn{busy: true}
+		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveConn(c)
@@ -213,7 +215,15 @@ func (s *ManagerServer) reportError(err error) {
 // connection, cancels the contexts of running methods, and waits for them
 // to return. Close is idempotent.
 func (s *ManagerServer) Close() error {
+	s.abort()
+	s.wg.Wait()
+	return nil
+}
+
+// abort is Close without the wait, for a connection's own goroutine.
+func (s *ManagerServer) abort() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closing = true
 	s.cancel()
 	for l := range s.listeners {
@@ -222,27 +232,21 @@ func (s *ManagerServer) Close() error {
 	for c := range s.conns {
 		c.Close()
 	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	return nil
 }
 
-// Shutdown stops the server gracefully: it closes the listeners and the
-// idle connections, lets the calls in progress finish and send their
-// replies, and closes their connections then. If ctx ends first, it
-// closes everything as Close does and returns ctx's error.
+// Shutdown stops the server gracefully: it closes the listeners, and
+// closes each connection once it waits for its next request. A request
+// that has reached the server, even in part, is served and replied to
+// first. If ctx ends first, Shutdown closes everything as Close does and
+// returns ctx's error.
 func (s *ManagerServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	for l := range s.listeners {
 		l.Close()
 	}
-	for c, st := range s.conns {
-		if !st.busy {
-			c.Close()
-		}
-	}
 	s.mu.Unlock()
+	s.stopIdle()
 	waited := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -259,15 +263,19 @@ func (s *ManagerServer) Shutdown(ctx context.Context) error {
 	}
 }
 
-// setBusy marks c busy or idle, and reports whether it should go on: an
-// idle connection of a closing server ends.
-func (s *ManagerServer) setBusy(c *conn.Conn, busy bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st := s.conns[c]; st != nil {
-		st.busy = busy
+// nextRequest waits for the next request on c. Once Shutdown has begun it
+// stops waiting: it then receives a request that has arrived, in whole or
+// in part, and otherwise returns nil and no error.
+func (s *ManagerServer) nextRequest(c *conn.Conn) ([]byte, error) {
+	body, err := c.RecvBytesContext(s.idle)
+	if err == nil || s.idle.Err() == nil || !errors.Is(err, context.Canceled) {
+		return body, err
 	}
-	return busy || !s.closing
+	if ready, _ := c.Poll(0); !ready {
+		return nil, nil
+	}
+	// A receive given up midway loses nothing: this one goes on with it.
+	return c.RecvBytesContext(s.ctx)
 }
 
 func (s *ManagerServer) forget(c *conn.Conn) {
@@ -283,8 +291,8 @@ func (s *ManagerServer) forget(c *conn.Conn) {
 // connection for method calls.
 func (s *ManagerServer) serveConn(c *conn.Conn) {
 	defer s.forget(c)
-	body, err := c.RecvBytesContext(s.ctx)
-	if err != nil {
+	body, err := s.nextRequest(c)
+	if err != nil || body == nil {
 		s.connError(err)
 		return
 	}
@@ -304,7 +312,7 @@ func (s *ManagerServer) serveConn(c *conn.Conn) {
 	kind, result := s.handleControl(req, proto)
 	s.reply(c, proto, kind, result)
 	if req.method == "shutdown" && kind == kindReturn {
-		go s.Close()
+		s.abort() // as Python's server, which exits
 	}
 }
 
@@ -312,6 +320,9 @@ func (s *ManagerServer) serveConn(c *conn.Conn) {
 // ordinary end: the client hung up between requests, or the server is
 // closing.
 func (s *ManagerServer) connError(err error) {
+	if err == nil {
+		return
+	}
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
@@ -322,18 +333,14 @@ func (s *ManagerServer) connError(err error) {
 }
 
 // serveCalls serves method calls, one at a time, until the client hangs
-// up, as Python's Server.serve_client does.
+// up, as Python's Server.serve_client does, or the server shuts down.
 func (s *ManagerServer) serveCalls(c *conn.Conn) {
-	for {
-		if !s.setBusy(c, false) {
-			return
-		}
-		body, err := c.RecvBytesContext(s.ctx)
-		if err != nil {
+	for s.idle.Err() == nil {
+		body, err := s.nextRequest(c)
+		if err != nil || body == nil {
 			s.connError(err)
 			return
 		}
-		s.setBusy(c, true)
 		req, proto, err := s.decodeRequest(body)
 		var kind string
 		var result any

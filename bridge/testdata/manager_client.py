@@ -4,9 +4,12 @@ library, and prints what it saw as one JSON object.
 
 Usage: python manager_client.py ADDRESS MODE   (authkey in $MANAGER_AUTHKEY)
 
-MODE is "all" (run every check), "bench=N" (time N calls), "sleep" (print "calling", then call a Go
-method that sleeps, to be killed meanwhile) or "wrongkey" (connect with a
-wrong key). Runs on Python 2.7 and 3.6+.
+MODE is "all" (run every check), "bench=N" (time N calls), "sleep" (print
+"calling", then call a Go method that sleeps, to be killed meanwhile),
+"hammer" (print "calling", then call incr from 4 threads until the server
+goes away, and print how many calls returned), "idle" (print "idle" with a
+proxy connection open, then wait for stdin to close) or "wrongkey" (connect
+with a wrong key). Runs on Python 2.7 and 3.6+.
 """
 import json
 import os
@@ -117,6 +120,40 @@ def main():
         for i in range(n):
             c.add(i, 1)
         print(json.dumps({"seconds": time.time() - start}))
+        return
+    if mode == "hammer":
+        c = m.calc()
+        c.add(0, 0)
+        counts = []
+        lock = threading.Lock()
+
+        def hammer():
+            n = 0
+            try:
+                while True:
+                    c.incr()
+                    n += 1
+            except Exception:
+                pass
+            with lock:
+                counts.append(n)
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        sys.stdout.write("calling\n")
+        sys.stdout.flush()
+        for t in threads:
+            t.join()
+        print(json.dumps({"returned": sum(counts)}))
+        sys.stdout.flush()
+        os._exit(0)  # no decref of a server that is gone
+    if mode == "idle":
+        c = m.calc()
+        c.add(0, 0)
+        sys.stdout.write("idle\n")
+        sys.stdout.flush()
+        sys.stdin.read()
         return
     if mode == "sleep":
         c = m.calc()
