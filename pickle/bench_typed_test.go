@@ -1,16 +1,13 @@
 package pickle
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"reflect"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/pipebridge/pipebridge/internal/pymatrix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -83,58 +80,102 @@ func TestTypedRecordsMatch(t *testing.T) {
 	require.True(t, reflect.DeepEqual(structs, back))
 }
 
-// cpythonRecords runs testdata/bench.py on the records payload with
-// CPython 3.11.
-func cpythonRecords(t *testing.T) cpythonFigures {
-	var py *pymatrix.Interpreter
-	all, _ := pymatrix.All()
-	for i := range all {
-		if all[i].Major == 3 && all[i].Minor == 11 {
-			py = &all[i]
+// typedPayload is a benchmark payload decoded into, and encoded from, the
+// Go type a program that knows its shape would use.
+type typedPayload struct {
+	name   string
+	decode func(data []byte) error
+	value  func() any // the Go value to encode
+}
+
+var typedPayloads = []typedPayload{
+	{"records", func(data []byte) error {
+		var out []benchRecord
+		return Unmarshal(data, &out)
+	}, func() any { return buildRecordStructs() }},
+	{"floats", func(data []byte) error {
+		var out []float64
+		return Unmarshal(data, &out)
+	}, func() any {
+		l := make([]float64, 1000000)
+		for i := range l {
+			l[i] = float64(i) * 1.1
 		}
-	}
-	if py == nil {
-		t.Skip("CPython 3.11 is not installed")
-	}
-	out, err := py.Command("testdata/bench.py", "records").Output()
-	require.NoError(t, err)
-	var f cpythonFigures
-	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(string(out))), &f))
-	return f
+		return l
+	}},
+	{"ints", func(data []byte) error {
+		var out []int64
+		return Unmarshal(data, &out)
+	}, func() any {
+		l := make([]int64, 1000000)
+		for i := range l {
+			l[i] = int64(i)
+		}
+		return l
+	}},
+	{"bytes", func(data []byte) error {
+		var out []byte
+		return Unmarshal(data, &out)
+	}, func() any { return benchPayloads[3].build() }},
+	{"strdict", func(data []byte) error {
+		var out map[string]string
+		return Unmarshal(data, &out)
+	}, func() any {
+		m := make(map[string]string, 100000)
+		for i := 0; i < 100000; i++ {
+			m[fmt.Sprintf("key%d", i)] = fmt.Sprintf("value%d", i)
+		}
+		return m
+	}},
 }
 
 // TestCompareCPythonTyped measures, side by side in one run, typed
-// decoding of the records pickle into []benchRecord against CPython 3.11's
-// pickle.loads of the same bytes (with its garbage collector off, and on),
-// and encoding []benchRecord against pickle.dumps of the list of dicts:
-// the median CPU time of one operation, as TestCompareCPython measures.
-// It runs only with PICKLE_BENCH=1:
+// decoding of each benchmark pickle into the Go type a program would use
+// ([]benchRecord, []float64, []int64, []byte, map[string]string) against
+// CPython 3.11's pickle.loads of the same bytes (with its garbage collector
+// on, and off), and encoding that Go value against pickle.dumps: the
+// median CPU time of one operation, as TestCompareCPython measures. Typed
+// records encode to exactly CPython's bytes; the map's items come out in
+// Go's sorted key order, the same dict for Python. It runs only with
+// PICKLE_BENCH=1:
 //
 //	PICKLE_BENCH=1 go test -run TestCompareCPythonTyped -v ./pickle/
 func TestCompareCPythonTyped(t *testing.T) {
 	if os.Getenv("PICKLE_BENCH") == "" {
 		t.Skip("set PICKLE_BENCH=1 to compare with CPython")
 	}
-	f := cpythonRecords(t)
-	data := payload(t, "records").pickle
-	structs := buildRecordStructs()
-	got, err := Marshal(structs)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
-	runtime.GC()
-	dec := cpuPerOp(func() {
-		var out []benchRecord
-		if err := Unmarshal(data, &out); err != nil {
-			t.Fatal(err)
-		}
-	})
-	var buf []byte
-	enc := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], structs) })
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
+	figs := runBenchPy(t)
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 	ns := func(f float64) time.Duration { return time.Duration(f) }
-	t.Logf("records (200000), CPU time per operation, median; CPython %s", f.Python)
-	t.Logf("Unmarshal into []Record  %8s   pickle.loads gc off %8s (×%.2f)   gc on %8s (×%.2f)",
-		ms(dec), ms(ns(f.LoadsNoGC)), f.LoadsNoGC/float64(dec), ms(ns(f.LoadsGC)), f.LoadsGC/float64(dec))
-	t.Logf("Marshal of []Record      %8s   pickle.dumps of dicts %6s (×%.2f)",
-		ms(enc), ms(ns(f.Dumps)), f.Dumps/float64(enc))
+	t.Logf("CPU time per operation, median; CPython %s", figs[0].Python)
+	for _, tp := range typedPayloads {
+		var f cpythonFigures
+		for _, x := range figs {
+			if x.Name == tp.name {
+				f = x
+			}
+		}
+		require.Equal(t, tp.name, f.Name)
+		data := payload(t, tp.name).pickle
+		v := tp.value()
+		if tp.name == "records" {
+			got, err := Marshal(v)
+			require.NoError(t, err)
+			require.Equal(t, data, got)
+		}
+		require.NoError(t, tp.decode(data))
+		runtime.GC()
+		dec := cpuPerOp(func() {
+			if err := tp.decode(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		var buf []byte
+		enc := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], v) })
+		t.Logf("%-8s Unmarshal into %-18T %9s  loads gc on %9s (×%.1f) gc off %9s (×%.1f)   Marshal %9s  dumps %9s (×%.1f)",
+			tp.name, v, ms(dec), ms(ns(f.LoadsGC)), f.LoadsGC/float64(dec), ms(ns(f.LoadsNoGC)), f.LoadsNoGC/float64(dec),
+			ms(enc), ms(ns(f.Dumps)), f.Dumps/float64(enc))
+		v = nil
+		runtime.GC()
+	}
 }

@@ -345,6 +345,9 @@ func (e *encoder) save(v any) error {
 	case []byte:
 		return e.saveBytes(x, aliases)
 	case map[string]any:
+		if e.opts.PersistentID == nil {
+			return saveStrMap(e, x, aliases, e.saveItem)
+		}
 		return e.saveValue(reflect.ValueOf(x), aliases)
 	case Global:
 		return e.saveGlobal(x)

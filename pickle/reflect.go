@@ -180,6 +180,9 @@ func (e *encoder) saveSliceRV(rv reflect.Value, aliases []memoKey) error {
 }
 
 func (e *encoder) saveMapRV(rv reflect.Value, aliases []memoKey) error {
+	if done, err := e.saveStrMapFast(rv, aliases); done {
+		return err
+	}
 	var key memoKey
 	if !rv.IsNil() {
 		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
@@ -258,24 +261,39 @@ func sortKeys(keys []reflect.Value, order []int) {
 	if len(keys) == 0 {
 		return
 	}
-	var less func(a, b reflect.Value) int
+	// Keys of these kinds are distinct in a map, so an unstable sort on
+	// their values, gathered once, gives a deterministic order.
 	switch keys[0].Kind() {
 	case reflect.String:
-		less = func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) }
+		sortByValue(keys, order, reflect.Value.String)
+		return
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		less = func(a, b reflect.Value) int { return cmp.Compare(a.Int(), b.Int()) }
+		sortByValue(keys, order, reflect.Value.Int)
+		return
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		less = func(a, b reflect.Value) int { return cmp.Compare(a.Uint(), b.Uint()) }
-	case reflect.Float32, reflect.Float64:
-		less = func(a, b reflect.Value) int { return cmp.Compare(a.Float(), b.Float()) }
+		sortByValue(keys, order, reflect.Value.Uint)
+		return
 	case reflect.Bool:
-		less = func(a, b reflect.Value) int {
-			return cmp.Compare(boolInt(a.Bool()), boolInt(b.Bool()))
+		sortByValue(keys, order, func(v reflect.Value) int { return boolInt(v.Bool()) })
+		return
+	case reflect.Float32, reflect.Float64:
+		// NaN keys may repeat: keep them in the map's order.
+		fs := make([]float64, len(keys))
+		for i, k := range keys {
+			fs[i] = k.Float()
 		}
-	default:
-		less = func(a, b reflect.Value) int { return compareAny(valueOf(a), valueOf(b)) }
+		slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(fs[i], fs[j]) })
+		return
 	}
-	slices.SortStableFunc(order, func(i, j int) int { return less(keys[i], keys[j]) })
+	slices.SortStableFunc(order, func(i, j int) int { return compareAny(valueOf(keys[i]), valueOf(keys[j])) })
+}
+
+func sortByValue[T cmp.Ordered](keys []reflect.Value, order []int, get func(reflect.Value) T) {
+	vs := make([]T, len(keys))
+	for i, k := range keys {
+		vs[i] = get(k)
+	}
+	slices.SortFunc(order, func(i, j int) int { return cmp.Compare(vs[i], vs[j]) })
 }
 
 func boolInt(b bool) int {

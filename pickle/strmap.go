@@ -1,0 +1,77 @@
+package pickle
+
+import (
+	"cmp"
+	"reflect"
+	"slices"
+	"strconv"
+)
+
+// Maps with string keys, the shape of most Go data that crosses to Python,
+// are written without reflection: their entries are gathered into a slice
+// of pairs, sorted by key (the encoder's deterministic order for maps) and
+// written from there.
+
+type strPair[V any] struct {
+	k string
+	v V
+}
+
+// saveStrMap writes m as a dict, its keys in sorted order; save writes one
+// value. It is saveMapRV for a map of type map[string]V, and must write
+// the same bytes.
+func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(V) error) error {
+	var key memoKey
+	if m != nil {
+		key = memoKey{p: reflect.ValueOf(m).UnsafePointer(), t: typePtr(reflect.TypeFor[map[string]V]()), k: kMap}
+		if e.lookup(key) {
+			return nil
+		}
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
+	e.emptyDict()
+	e.memoize(key, aliases)
+	if len(m) == 0 {
+		return nil
+	}
+	pairs := make([]strPair[V], 0, len(m))
+	for k, v := range m {
+		pairs = append(pairs, strPair[V]{k, v})
+	}
+	slices.SortFunc(pairs, func(a, b strPair[V]) int { return cmp.Compare(a.k, b.k) })
+	return e.batchSetitemsExact(len(pairs), func(i int) error {
+		p := &pairs[i]
+		e.alias = nil
+		e.boundary()
+		if err := e.saveStr(p.k, nil); err != nil {
+			return within(err, func() string { return "[" + strconv.Quote(p.k) + "](key)" })
+		}
+		if err := save(p.v); err != nil {
+			return within(err, func() string { return "[" + strconv.Quote(p.k) + "]" })
+		}
+		return nil
+	})
+}
+
+// saveStrMapFast writes rv with saveStrMap if it is a map[string]any or a
+// map[string]string and no hook must see its parts, and reports whether it
+// did.
+func (e *encoder) saveStrMapFast(rv reflect.Value, aliases []memoKey) (bool, error) {
+	if e.opts.PersistentID != nil || !rv.CanInterface() {
+		return false, nil
+	}
+	switch m := rv.Interface().(type) {
+	case map[string]any:
+		return true, saveStrMap(e, m, aliases, e.saveItem)
+	case map[string]string:
+		return true, saveStrMap(e, m, aliases, func(s string) error {
+			e.alias = nil
+			e.boundary()
+			return e.saveStr(s, nil)
+		})
+	}
+	return false, nil
+}
