@@ -410,25 +410,10 @@ func (s *ManagerServer) decodeRequest(body []byte) (request, int, error) {
 // '#UNSERIALIZABLE' reply, as in Python. It reports whether the
 // connection can go on.
 func (s *ManagerServer) reply(c *conn.Conn, proto int, kind string, result any) bool {
-	enc := encodeOptions(proto)
-	py2 := proto <= 2
-	if py2 {
-		// Python 2's client checks that a traceback is a str: send bytes.
-		if t, ok := result.(string); ok && kind != kindReturn && kind != kindError {
-			result = pickle.ByteString(t)
-		}
-	}
-	body, err := enc.Marshal(pickle.Tuple{kind, result})
-	if err == nil && proto < 4 && len(body) > 0x7fffffff {
-		err = errors.New("reply longer than 2 GiB, which this Python cannot receive")
-	}
+	body, err := encodeReply(proto, kind, result)
 	if err != nil {
-		var text any = formatTraceback("bridge.EncodeError", err.Error())
-		if py2 {
-			text = pickle.ByteString(text.(string))
-		}
-		body, err = enc.Marshal(pickle.Tuple{kindUnserializable, text})
-		if err != nil {
+		text := formatTraceback("bridge.EncodeError", err.Error())
+		if body, err = encodeReply(proto, kindUnserializable, text); err != nil {
 			return false
 		}
 	}
@@ -437,6 +422,27 @@ func (s *ManagerServer) reply(c *conn.Conn, proto int, kind string, result any) 
 		return false
 	}
 	return true
+}
+
+// encodeReply pickles (kind, result). Encoding runs the result's own code
+// (a MarshalPickle method), so a panic there is an error of this reply.
+func encodeReply(proto int, kind string, result any) (body []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			body, err = nil, fmt.Errorf("panic: %v\n\n%s", v, debug.Stack())
+		}
+	}()
+	if proto <= 2 {
+		// Python 2's client checks that a traceback is a str: send bytes.
+		if t, ok := result.(string); ok && kind != kindReturn && kind != kindError {
+			result = pickle.ByteString(t)
+		}
+	}
+	body, err = encodeOptions(proto).Marshal(pickle.Tuple{kind, result})
+	if err == nil && proto < 4 && len(body) > 0x7fffffff {
+		err = errors.New("reply longer than 2 GiB, which this Python cannot receive")
+	}
+	return body, err
 }
 
 // formatTraceback writes an error as the last line of a Python traceback,
@@ -616,11 +622,16 @@ func (s *ManagerServer) handleCall(c *conn.Conn, r request, proto int) (string, 
 		// so a readable connection means its end.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(s.ctx)
-		defer cancel()
+		watched := make(chan struct{})
 		go func() {
+			defer close(watched)
 			if ok, _ := c.PollContext(ctx); ok {
 				cancel()
 			}
+		}()
+		defer func() {
+			cancel()
+			<-watched // no goroutine outlives its connection, or Close
 		}()
 	}
 	res, err := m.call(ctx, r.args, r.kwds)
@@ -632,7 +643,12 @@ func (s *ManagerServer) handleCall(c *conn.Conn, r request, proto int) (string, 
 
 // errorReply is the reply for a method's error: a panic as a traceback, a
 // PythonError as that exception, anything else as RuntimeError.
-func errorReply(err error) (string, any) {
+func errorReply(err error) (kind string, result any) {
+	defer func() {
+		if v := recover(); v != nil { // in the error's own Error method
+			kind, result = kindTraceback, formatTraceback("GoPanic", fmt.Sprintf("Error of %T: %v\n\n%s", err, v, debug.Stack()))
+		}
+	}()
 	var p *panicError
 	if errors.As(err, &p) {
 		return kindTraceback, formatTraceback("GoPanic", fmt.Sprintf("%s: %v\n\n%s", p.method, p.value, p.stack))

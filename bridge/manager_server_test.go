@@ -105,6 +105,16 @@ func (c *testCounter) Get() int {
 	return c.value
 }
 
+// panickyValue panics when it is pickled.
+type panickyValue struct{}
+
+func (panickyValue) MarshalPickle() (any, error) { panic("cannot pickle me") }
+
+// brokenError panics in Error when nil.
+type brokenError struct{ msg string }
+
+func (e *brokenError) Error() string { return e.msg }
+
 type goManager struct {
 	srv  *bridge.ManagerServer
 	calc *testCalc
@@ -138,8 +148,10 @@ func startGoManager(t testing.TB, address string, calc *testCalc) *goManager {
 		return c, nil
 	}))
 	require.NoError(t, g.srv.Register("funcs", bridge.Methods{
-		"upper": strings.ToUpper,
-		"join":  func(parts []string, sep string) string { return strings.Join(parts, sep) },
+		"upper":       strings.ToUpper,
+		"join":        func(parts []string, sep string) string { return strings.Join(parts, sep) },
+		"unpicklable": func() any { return panickyValue{} },
+		"bad_error":   func() error { return (*brokenError)(nil) },
 	}))
 	l, err := conn.Listen(address, &conn.ListenOptions{Auth: conn.Auth{
 		Key:           []byte(testKey),
@@ -206,6 +218,15 @@ func TestManagerPythonCallsGo(t *testing.T) {
 		assert.Equal(t, []any{12.0, 105.0, 12.0, 105.0}, got["counters"], "each create of a factory makes an object")
 		assert.Equal(t, "SHOUT", got["upper"])
 		assert.Equal(t, "a+b", got["join"])
+		if p, ok := got["unpicklable"].([]any); assert.True(t, ok, "%v", got["unpicklable"]) && assert.Len(t, p, 2) {
+			assert.Equal(t, "RemoteError", p[0])
+			assert.Contains(t, p[1], "cannot pickle me", "a panic while pickling a result fails only that call")
+		}
+		if p, ok := got["bad_error"].([]any); assert.True(t, ok, "%v", got["bad_error"]) && assert.Len(t, p, 2) {
+			assert.Equal(t, "RemoteError", p[0])
+			assert.Contains(t, p[1], "GoPanic", "a panic in an error's Error method fails only that call")
+		}
+		assert.Equal(t, "STILL", got["after_panics"])
 		select {
 		case err := <-g.errs:
 			t.Errorf("server reported %v", err)

@@ -93,6 +93,9 @@ def run_all(m):
     f = m.funcs()
     out["upper"] = f.upper("shout")
     out["join"] = f.join(["a", "b"], "+")
+    out["unpicklable"] = raised(f.unpicklable)
+    out["bad_error"] = raised(f.bad_error)
+    out["after_panics"] = f.upper("still")
     return out
 
 
