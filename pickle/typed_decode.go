@@ -143,6 +143,8 @@ type tdec struct {
 	stack     []tslot
 	marks     []int
 	markHints []*decPlan
+	markPos   []int     // input offset of each mark
+	batch     int       // input bytes from the last mark popped to its opcode
 	memo      [][]tslot // in chunks of memoChunk entries
 	memoMap   map[int64]tslot
 	memoLen   int
@@ -243,6 +245,8 @@ func (d *tdec) popMark() (int, error) {
 	k := d.marks[n-1]
 	d.marks = d.marks[:n-1]
 	d.markHints = d.markHints[:n-1]
+	d.batch = d.pos - d.markPos[n-1]
+	d.markPos = d.markPos[:n-1]
 	return k, nil
 }
 
@@ -355,6 +359,7 @@ func (d *tdec) run() error {
 			plan, _ := d.hint(false)
 			d.marks = append(d.marks, len(d.stack))
 			d.markHints = append(d.markHints, plan)
+			d.markPos = append(d.markPos, d.pos)
 		case opEmptyList:
 			err = d.emptyList()
 		case opEmptyDict:
@@ -1238,12 +1243,37 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 	m := reflect.NewAt(p.t, c.p).Elem()
 	if m.IsNil() {
 		m.Set(reflect.MakeMapWithSize(p.t, len(items)/2))
+	} else if n := m.Len(); n >= 1000 && n < 2000 && len(items) >= 2000 && d.batch > 0 && scalarKind(p.elem.t.Kind()) {
+		// The second batch of a long dict: a Go map grows by rehashing
+		// all it holds, so move it now to a map sized for the length
+		// the input left suggests (as the model's decoder estimates
+		// lists and dicts), at most 64 times what it holds. Only maps of
+		// plain values: nothing else can hold this map yet.
+		perPair := float64(d.batch) / float64(len(items)/2)
+		est := min(n+len(items)/2+int(float64(len(d.data)-d.pos)/perPair), 64*n, d.cfg.maxContainer)
+		if est > 2*(n+len(items)/2) {
+			grown := reflect.MakeMapWithSize(p.t, est)
+			it := m.MapRange()
+			for it.Next() {
+				grown.SetMapIndex(it.Key(), it.Value())
+			}
+			m.Set(grown)
+		}
 	}
 	if m.Len()+len(items)/2 > d.cfg.maxContainer {
 		return errFallback
 	}
 	if err := d.account(len(items) / 2 * int(p.key.size+p.elem.size+16)); err != nil {
 		return err
+	}
+	if p.t == mapStrStrType {
+		// The common case, without reflection.
+		mm := *(*map[string]string)(c.p)
+		i := 0
+		for ; i < len(items) && items[i].kind() == sStr && items[i+1].kind() == sStr; i += 2 {
+			mm[d.text(&items[i])] = d.text(&items[i+1])
+		}
+		items = items[i:]
 	}
 	key := reflect.New(p.key.t).Elem()
 	val := reflect.New(p.elem.t).Elem()
@@ -1262,6 +1292,13 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 		m.SetMapIndex(key, val)
 	}
 	return nil
+}
+
+var mapStrStrType = reflect.TypeFor[map[string]string]()
+
+// scalarKind reports whether values of kind k hold no references.
+func scalarKind(k reflect.Kind) bool {
+	return k >= reflect.Bool && k <= reflect.Complex128 || k == reflect.String
 }
 
 // hashable reports whether s could be a dict key in Python.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -294,4 +295,31 @@ func TestTypedFallbackAfterPartialStore(t *testing.T) {
 	assert.Equal(t, 7, kept.ID, "a field the pickle does not name keeps its value")
 	assert.Equal(t, map[string]int{"old": 1, "a": 1}, kept.M, "an existing map is added to")
 	assert.Equal(t, "x", kept.Name)
+}
+
+// A long dict decoded into map[string]string (without reflection, and
+// moved once to a map sized by estimate) or map[string]int (by
+// reflection) holds every item, the later value of a repeated key.
+func TestTypedLongMaps(t *testing.T) {
+	d := NewDict()
+	for i := 0; i < 5000; i++ {
+		require.NoError(t, d.Set(strconv.Itoa(i), strconv.Itoa(i*7)))
+	}
+	data, err := Marshal([]any{d, d})
+	require.NoError(t, err)
+	var ms []map[string]string
+	require.NoError(t, Unmarshal(data, &ms))
+	require.Len(t, ms, 2)
+	require.Len(t, ms[0], 5000)
+	assert.Equal(t, "34993", ms[0]["4999"])
+	assert.Equal(t, ms[0], ms[1])
+	checkAgrees(t, DecodeOptions{}, data, reflect.TypeFor[[]map[string]string](), "long map")
+	checkAgrees(t, DecodeOptions{}, data, reflect.TypeFor[map[string]any](), "long map into any")
+
+	// A repeated key keeps its later value, as in Python.
+	dup := []byte("\x80\x04}(X\x01\x00\x00\x00aX\x01\x00\x00\x001X\x01\x00\x00\x00aX\x01\x00\x00\x002u.")
+	var m map[string]string
+	require.NoError(t, Unmarshal(dup, &m))
+	assert.Equal(t, map[string]string{"a": "2"}, m)
+	checkAgrees(t, DecodeOptions{}, dup, reflect.TypeFor[map[string]string](), "repeated key")
 }
