@@ -15,6 +15,18 @@ import (
 	"github.com/pipebridge/pipebridge/pickle"
 )
 
+// Shared is a result that shares its Value as a new object on the
+// server, as Python's method_to_typeid does: a method of a ManagerServer
+// that returns a Shared (or a *Shared) sends its caller a proxy of Value,
+// with the methods Value exposes (as for Register), instead of a copy.
+// Python's client must know TypeID, as M.register(typeid,
+// create_method=False) tells it; a Manager's Call returns a *Proxy. The
+// object lives until its last reference is released.
+type Shared struct {
+	TypeID string
+	Value  any
+}
+
 // Methods is an explicit table of the methods of a shared object: Python
 // method name to Go function. Register a Methods value to expose exactly
 // these functions under exactly these names.
@@ -201,7 +213,7 @@ func (s *ManagerServer) Serve(l *conn.Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serveConn(c)
+		go s.serveConn(c, addressValue(l.Addr()))
 	}
 }
 
@@ -289,7 +301,7 @@ func (s *ManagerServer) forget(c *conn.Conn) {
 // serveConn handles the first request of a connection, as Python's
 // Server.handle_request does; accept_connection turns it into a
 // connection for method calls.
-func (s *ManagerServer) serveConn(c *conn.Conn) {
+func (s *ManagerServer) serveConn(c *conn.Conn, addr any) {
 	defer s.forget(c)
 	body, err := s.nextRequest(c)
 	if err != nil || body == nil {
@@ -306,7 +318,7 @@ func (s *ManagerServer) serveConn(c *conn.Conn) {
 		if !s.reply(c, proto, kindReturn, nil) {
 			return
 		}
-		s.serveCalls(c)
+		s.serveCalls(c, addr)
 		return
 	}
 	kind, result := s.handleControl(req, proto)
@@ -334,7 +346,7 @@ func (s *ManagerServer) connError(err error) {
 
 // serveCalls serves method calls, one at a time, until the client hangs
 // up, as Python's Server.serve_client does, or the server shuts down.
-func (s *ManagerServer) serveCalls(c *conn.Conn) {
+func (s *ManagerServer) serveCalls(c *conn.Conn, addr any) {
 	for s.idle.Err() == nil {
 		body, err := s.nextRequest(c)
 		if err != nil || body == nil {
@@ -349,6 +361,9 @@ func (s *ManagerServer) serveCalls(c *conn.Conn) {
 			kind, result = kindTraceback, formatTraceback("bridge.ProtocolError", err.Error())
 		} else {
 			kind, result = s.handleCall(c, req, proto)
+			if sh, ok := sharedResult(kind, result); ok {
+				kind, result = s.share(sh, addr, proto)
+			}
 		}
 		if !s.reply(c, proto, kind, result) {
 			return
@@ -551,6 +566,54 @@ func (s *ManagerServer) create(r request, proto int) (string, any) {
 	o.refs++
 	s.mu.Unlock()
 	return kindReturn, pickle.Tuple{protoString(o.ident, proto), nameTuple(o.exposed, proto)}
+}
+
+// sharedResult reports whether a method's result is a Shared.
+func sharedResult(kind string, result any) (Shared, bool) {
+	if kind != kindReturn {
+		return Shared{}, false
+	}
+	switch sh := result.(type) {
+	case Shared:
+		return sh, true
+	case *Shared:
+		if sh != nil {
+			return *sh, true
+		}
+	}
+	return Shared{}, false
+}
+
+// share makes sh a shared object with one reference, which the caller
+// takes over, and returns the '#PROXY' reply for it.
+func (s *ManagerServer) share(sh Shared, addr any, proto int) (string, any) {
+	methods, err := methodsOf(sh.Value)
+	if err != nil {
+		return errorReply(NewPythonError("TypeError", err.Error()))
+	}
+	o := &sharedObject{typeid: sh.TypeID, value: sh.Value, methods: methods, exposed: sortedNames(methods), refs: 1}
+	s.mu.Lock()
+	s.nextID++
+	o.ident = strconv.FormatUint(s.nextID, 16)
+	s.objects[o.ident] = o
+	s.mu.Unlock()
+	token := &pickle.Object{Callable: tokenClass, New: true, Args: pickle.Tuple{},
+		State: pickle.Tuple{protoString(o.typeid, proto), addr, protoString(o.ident, proto)}}
+	return kindProxy, pickle.Tuple{nameTuple(o.exposed, proto), token}
+}
+
+// addressValue is a listener's address as Python writes it in a Token.
+// Python's clients replace it with the address they know.
+func addressValue(a conn.Address) any {
+	switch a.Family {
+	case conn.FamilyTCP:
+		return pickle.Tuple{a.Host, a.Port}
+	case conn.FamilyAbstract:
+		return "\x00" + a.Path
+	case conn.FamilyUnix, conn.FamilyPipe:
+		return a.Path
+	}
+	return nil
 }
 
 // changeRef adds or releases a reference; the last release forgets the

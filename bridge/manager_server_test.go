@@ -152,6 +152,9 @@ func startGoManager(t testing.TB, address string, calc *testCalc) *goManager {
 		"join":        func(parts []string, sep string) string { return strings.Join(parts, sep) },
 		"unpicklable": func() any { return panickyValue{} },
 		"bad_error":   func() error { return (*brokenError)(nil) },
+		"counter": func(start int) bridge.Shared {
+			return bridge.Shared{TypeID: "counter", Value: &testCounter{value: start, inc: 1}}
+		},
 	}))
 	l, err := conn.Listen(address, &conn.ListenOptions{Auth: conn.Auth{
 		Key:           []byte(testKey),
@@ -227,6 +230,8 @@ func TestManagerPythonCallsGo(t *testing.T) {
 			assert.Contains(t, p[1], "GoPanic", "a panic in an error's Error method fails only that call")
 		}
 		assert.Equal(t, "STILL", got["after_panics"])
+		assert.Equal(t, []any{"AutoProxy[counter]", 8.0, 9.0, 9.0}, got["proxied"], "a Shared result is a proxy")
+		assert.Equal(t, []any{1.0, 0.0}, got["proxied_objects"], "which holds the one reference to its object")
 		select {
 		case err := <-g.errs:
 			t.Errorf("server reported %v", err)
@@ -282,6 +287,25 @@ func TestManagerGoCallsGo(t *testing.T) {
 	assert.Equal(t, 2, objects)
 	require.NoError(t, k.Close())
 	require.NoError(t, calc.Close())
+	objects, err = m.NumberOfObjects(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, objects)
+
+	funcs, err := m.Create(ctx, "funcs")
+	require.NoError(t, err)
+	res, err := funcs.Call(ctx, "counter", 41)
+	require.NoError(t, err)
+	shared, ok := res.(*bridge.Proxy)
+	require.True(t, ok, "a Shared result is a *Proxy: %T", res)
+	assert.Equal(t, "counter", shared.Token().TypeID)
+	assert.Equal(t, []string{"get", "incr"}, shared.Exposed())
+	require.NoError(t, shared.CallInto(ctx, &n, "incr"))
+	assert.Equal(t, 42, n)
+	objects, err = m.NumberOfObjects(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, objects)
+	require.NoError(t, shared.Close())
+	require.NoError(t, funcs.Close())
 	objects, err = m.NumberOfObjects(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 0, objects)

@@ -96,6 +96,13 @@ def run_all(m):
     out["unpicklable"] = raised(f.unpicklable)
     out["bad_error"] = raised(f.bad_error)
     out["after_panics"] = f.upper("still")
+
+    n0 = m._number_of_objects()
+    k = f.counter(7)  # a Go method returning bridge.Shared
+    out["proxied"] = [type(k).__name__, k.incr(), k.incr(), k.get()]
+    n1 = m._number_of_objects()
+    del k
+    out["proxied_objects"] = [n1 - n0, m._number_of_objects() - n0]
     return out
 
 
