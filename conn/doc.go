@@ -85,8 +85,8 @@
 //
 // A received body is limited to [DefaultMaxMessageSize] (1 GiB) unless
 // [Options].MaxMessageSize says otherwise. A header alone never makes a Conn
-// allocate more than 64 MiB: larger bodies grow as their bytes arrive, so a
-// peer that lies about a length costs what it actually sends.
+// allocate more than 1 MiB: larger bodies grow as their bytes arrive, so a
+// peer that lies about a length costs a few times what it actually sends.
 //
 // # Security
 //

@@ -325,26 +325,28 @@ func TestWaitSeesDeadPeer(t *testing.T) {
 // io.EOF where the peer died between messages, io.ErrUnexpectedEOF inside
 // one, and ECONNRESET where it died with our last message unread (the
 // kernel resets the connection then, and Python too would raise
-// ConnectionResetError).
+// ConnectionResetError) - or EPIPE, when the reset arrives while we are
+// still writing that message.
 type faultStage struct {
 	stage string
 	want  error
+	alt   error // also acceptable, when timing decides between two
 }
 
 // A Python Client answers first, then delivers.
 var faultClientStages = []faultStage{
-	{"answer:after-recv", io.EOF},
-	{"answer:mid-response", io.ErrUnexpectedEOF},
-	{"deliver:before", io.EOF},
-	{"deliver:after-send", io.EOF},
+	{"answer:after-recv", io.EOF, nil},
+	{"answer:mid-response", io.ErrUnexpectedEOF, nil},
+	{"deliver:before", io.EOF, nil},
+	{"deliver:after-send", io.EOF, nil},
 }
 
 // A Python Listener delivers first, then answers.
 var faultListenerStages = []faultStage{
-	{"deliver:before", io.EOF},
-	{"deliver:after-send", io.EOF},
-	{"answer:before", syscall.ECONNRESET},
-	{"answer:mid-response", io.ErrUnexpectedEOF},
+	{"deliver:before", io.EOF, nil},
+	{"deliver:after-send", io.EOF, nil},
+	{"answer:before", syscall.ECONNRESET, syscall.EPIPE},
+	{"answer:mid-response", io.ErrUnexpectedEOF, nil},
 }
 
 // A Python Client or Listener killed at each point of the handshake: Go's
@@ -364,7 +366,7 @@ func TestPeerKilledMidHandshake(t *testing.T) {
 					pid := d.ready(t)
 					wait := faultResult(t, func() error { _, err := l.Accept(); return err })
 					err, took := wait(func() time.Time { return faultKill(t, pid) })
-					faultCheckAuthCut(t, err, st.want)
+					faultCheckAuthCut(t, err, st)
 					// One bad peer costs one connection: the next is served.
 					go func() {
 						c, err := Dial(l.Addr().String(), &DialOptions{Auth: auth})
@@ -394,7 +396,7 @@ func TestPeerKilledMidHandshake(t *testing.T) {
 						return err
 					})
 					err, took := wait(func() time.Time { return faultKill(t, d.ready(t)) })
-					faultCheckAuthCut(t, err, st.want)
+					faultCheckAuthCut(t, err, st)
 					return took
 				})
 			})
@@ -402,12 +404,14 @@ func TestPeerKilledMidHandshake(t *testing.T) {
 	})
 }
 
-func faultCheckAuthCut(t *testing.T, err error, want error) {
+func faultCheckAuthCut(t *testing.T, err error, st faultStage) {
 	t.Helper()
 	require.Error(t, err)
 	var ae *AuthError
 	require.ErrorAs(t, err, &ae, "got %T %v", err, err)
-	assert.ErrorIs(t, err, want)
+	if st.alt == nil || !errors.Is(err, st.alt) {
+		assert.ErrorIs(t, err, st.want)
+	}
 	assert.NotErrorIs(t, err, ErrAuthentication, "a peer that died did not fail a check")
 	assert.False(t, ae.Timeout())
 	assert.NotNil(t, ae.Addr, "the Listener or Dial names the peer")
@@ -574,8 +578,8 @@ func faultLongHeader(n uint64) []byte {
 }
 
 // A header that claims 2^62 bytes: refused at once under the default limit;
-// with no limit, it costs the 64 MiB a header alone may cost, then only as
-// much again as the bytes that really arrive, and the cut is
+// with no limit, it costs the 1 MiB a header alone may cost, then, in all,
+// a few times the bytes that really arrive, and the cut is
 // io.ErrUnexpectedEOF.
 func TestHugeHeaderBoundedMemory(t *testing.T) {
 	const MiB = 1 << 20
@@ -590,8 +594,8 @@ func TestHugeHeaderBoundedMemory(t *testing.T) {
 		{"2^62, default limit", 0, faultLongHeader(1 << 62), 0, nil, MiB},
 		{"2^64-1, no limit", -1, faultLongHeader(1<<64 - 1), 0, nil, MiB},
 		{"2^62, no limit, nothing sent", -1, faultLongHeader(1 << 62), 0, io.ErrUnexpectedEOF, fuzzHeaderAlloc + MiB},
-		{"2^62, no limit, 10 MiB sent", -1, faultLongHeader(1 << 62), 10 * MiB, io.ErrUnexpectedEOF, fuzzHeaderAlloc + MiB},
-		{"2^62, no limit, 72 MiB sent", -1, faultLongHeader(1 << 62), 72 * MiB, io.ErrUnexpectedEOF, fuzzHeaderAlloc + 2*72*MiB + MiB},
+		{"2^62, no limit, 10 MiB sent", -1, faultLongHeader(1 << 62), 10 * MiB, io.ErrUnexpectedEOF, fuzzHeaderAlloc + 6*10*MiB + MiB},
+		{"2^62, no limit, 72 MiB sent", -1, faultLongHeader(1 << 62), 72 * MiB, io.ErrUnexpectedEOF, fuzzHeaderAlloc + 6*72*MiB + MiB},
 		{"1 GiB, default limit, nothing sent", 0, []byte{0x40, 0, 0, 0}, 0, io.ErrUnexpectedEOF, fuzzHeaderAlloc + MiB},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

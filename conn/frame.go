@@ -54,9 +54,17 @@ func noEOF(err error) error {
 
 // initialBodyAlloc bounds what a header alone can make us allocate. A body
 // up to this size is read straight into its final buffer; a larger one
-// grows as its bytes actually arrive, so a lying header costs at most about
-// twice the bytes the peer really sent.
-const initialBodyAlloc = 64 << 20
+// grows as its bytes actually arrive: four times over up to
+// quadrupleBodyMax (so a 64 MiB body is copied twice on its way, a third
+// of its size), then doubling. A lying header thus costs 1 MiB, and then
+// a few times the bytes the peer really sent (the buffer is at most four
+// times them; with those it replaced, about five and a half). (Receive into
+// a buffer of your own, RecvBytesAppend or RecvBytesInto, to copy
+// nothing.)
+const (
+	initialBodyAlloc = 1 << 20
+	quadrupleBodyMax = 64 << 20
+)
 
 // frameReader reads frames and can be resumed: when a read fails with a
 // timeout (a deadline, a cancelled context), the part of the frame already
@@ -171,6 +179,9 @@ func (f *frameReader) release() {
 
 func (f *frameReader) growBody() {
 	grow := uint64(len(f.body)) * 2
+	if len(f.body) < quadrupleBodyMax {
+		grow *= 2
+	}
 	if grow > f.n || grow > math.MaxInt {
 		grow = f.n
 	}
