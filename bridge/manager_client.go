@@ -28,16 +28,16 @@ type ManagerOptions struct {
 	// server turns out to be Python 2.7, 3.6 or 3.7, NoLongHeaders is set.
 	Conn *conn.Options
 
-	// Protocol is the pickle protocol of requests. Zero means the
-	// protocol of the server's first reply, which is its Python's default
-	// (2 for 2.7, 3 for 3.6 and 3.7, 4 for 3.8 to 3.13), so that it can
-	// always be read.
+	// Protocol is the pickle protocol of requests, 2 to 5. Zero means
+	// the protocol of the server's first reply, which is its Python's
+	// default (2 for 2.7, 3 for 3.6 and 3.7, 4 for 3.8 to 3.13), so that
+	// it can always be read. Other values are an error.
 	Protocol int
 
 	// Decode configures decoding of replies (limits, Python 2 strings).
 	Decode pickle.DecodeOptions
 
-	// MaxIdleConns is how many connections to kept for later calls when
+	// MaxIdleConns is how many connections to keep for later calls when
 	// no call uses them. Zero means 4; negative means none: every call
 	// opens (and authenticates) a connection of its own.
 	MaxIdleConns int
@@ -80,6 +80,9 @@ func DialManager(ctx context.Context, address string, authkey []byte, opts *Mana
 	var o ManagerOptions
 	if opts != nil {
 		o = *opts
+	}
+	if o.Protocol != 0 && (o.Protocol < 2 || o.Protocol > pickle.HighestProtocol) {
+		return nil, fmt.Errorf("bridge: ManagerOptions.Protocol %d: want 0, or 2 to %d", o.Protocol, pickle.HighestProtocol)
 	}
 	m := &Manager{
 		address: address,

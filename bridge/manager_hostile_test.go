@@ -130,3 +130,22 @@ func TestManagerServerGracefulShutdown(t *testing.T) {
 	_, err = m.Create(ctx, "calc")
 	assert.Error(t, err, "the server is gone")
 }
+
+// A protocol no Python speaks is refused before anything is sent; a
+// negative one used to be taken as 2 while Protocol reported it.
+func TestManagerDialBadProtocol(t *testing.T) {
+	leakcheck.Check(t)
+	g := startGoManager(t, filepath.Join(t.TempDir(), "m.sock"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, p := range []int{-1, 1, 6} {
+		m, err := bridge.DialManager(ctx, g.addr, []byte(testKey), &bridge.ManagerOptions{Protocol: p})
+		if !assert.Error(t, err, "protocol %d", p) {
+			m.Close()
+		}
+	}
+	m, err := bridge.DialManager(ctx, g.addr, []byte(testKey), &bridge.ManagerOptions{Protocol: 5})
+	require.NoError(t, err)
+	assert.Equal(t, 5, m.Protocol())
+	require.NoError(t, m.Close())
+}

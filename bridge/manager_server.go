@@ -249,8 +249,9 @@ func (s *ManagerServer) abort() {
 // Shutdown stops the server gracefully: it closes the listeners, and
 // closes each connection once it waits for its next request. A request
 // that has reached the server, even in part, is served and replied to
-// first. If ctx ends first, Shutdown closes everything as Close does and
-// returns ctx's error.
+// first, so a client that stalls in the middle of one, or does not read
+// its reply, holds Shutdown until ctx ends. If ctx ends first, Shutdown
+// closes everything as Close does and returns ctx's error.
 func (s *ManagerServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
