@@ -50,7 +50,10 @@
 // arguments), and serves a [conn.Listener]. A Python client registers the
 // typeid by name only, M.register("calc"), connects, and calls m.calc().
 // An object's exposed methods are its exported methods under snake-case
-// names (AddItem is add_item), or the entries of a [Methods] table.
+// names (AddItem is add_item), or the entries of a [Methods] table. A
+// method that returns a [Shared] hands Python a new shared object, as
+// method_to_typeid does in Python: the client gets a proxy for it (it
+// registers that typeid with create_method=False).
 //
 // # The manager protocol
 //
