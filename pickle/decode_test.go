@@ -653,3 +653,38 @@ func TestShareLarge(t *testing.T) {
 	assert.Equal(t, big, first)
 	assert.Equal(t, bytes.Repeat([]byte("c"), 1<<20), second)
 }
+
+// A long dict whose later SETITEMS batches repeat keys of earlier ones
+// keeps each key where it first came, with its last value, as Python's
+// dict does.
+func TestLongDictRepeatedKeys(t *testing.T) {
+	p := []byte{0x80, 4, opEmptyDict}
+	batch := func(from, to int, tag string) {
+		p = append(p, opMark)
+		for i := from; i < to; i++ {
+			k, v := "k"+strconv.Itoa(i), tag+strconv.Itoa(i)
+			p = append(p, opShortBinunicode, byte(len(k)))
+			p = append(p, k...)
+			p = append(p, opShortBinunicode, byte(len(v)))
+			p = append(p, v...)
+		}
+		p = append(p, opSetitems)
+	}
+	batch(0, 1000, "a")
+	batch(1000, 2000, "b")
+	batch(500, 1500, "c")
+	batch(1900, 2100, "d")
+	p = append(p, opStop)
+	var v any
+	require.NoError(t, Unmarshal(p, &v))
+	d := v.(*Dict)
+	require.Equal(t, 2100, d.Len())
+	for i, k := range d.Keys() {
+		require.Equal(t, "k"+strconv.Itoa(i), k)
+	}
+	for i, want := range map[int]string{0: "a0", 499: "a499", 500: "c500", 1499: "c1499", 1500: "b1500", 1899: "b1899", 1900: "d1900", 2099: "d2099"} {
+		got, ok := d.Get("k" + strconv.Itoa(i))
+		require.True(t, ok)
+		assert.Equal(t, want, got, "k%d", i)
+	}
+}
