@@ -248,6 +248,10 @@ type pageMemo struct {
 		p    *memoPage
 	}
 	types    map[unsafe.Pointer]uint64 // Go types of keys, numbered from 1
+	lastType [4]struct {               // the types last looked up, by the bits of their address
+		t   unsafe.Pointer
+		tid uint64
+	}
 	overflow map[memoKey]int32
 }
 
@@ -291,8 +295,15 @@ func (m *pageMemo) page(p unsafe.Pointer, create bool) *memoPage {
 func (m *pageMemo) check(k memoKey, create bool) (uint64, bool) {
 	var tid uint64
 	if k.t != nil {
-		tid = m.types[k.t]
-		if tid == 0 {
+		lt := &m.lastType[uintptr(k.t)>>4&3]
+		if lt.t == k.t {
+			tid = lt.tid
+		} else {
+			tid = m.types[k.t]
+		}
+		if tid != 0 {
+			lt.t, lt.tid = k.t, tid
+		} else {
 			if !create || len(m.types) >= maxTypeID {
 				return 0, false
 			}
