@@ -916,9 +916,12 @@ func (d *decoder) appendTo(x int) error {
 		return err
 	}
 	// Seal the items first: one of them may be the target list itself,
-	// whose change must then be recorded.
+	// whose change must then be recorded. (Only lists are written back:
+	// while the garbage collector marks, every pointer written costs.)
 	for i := range items {
-		items[i].v = d.val(items[i].v)
+		if n, ok := items[i].v.(*listNode); ok {
+			items[i].v = d.seal(n)
+		}
 	}
 	switch t := target.v.(type) {
 	case *listNode:
@@ -930,9 +933,14 @@ func (d *decoder) appendTo(x int) error {
 		} else if len(t.items)+len(items) > cap(t.items) {
 			d.growList(t, len(items))
 		}
-		for _, it := range items {
-			t.items = append(t.items, it.v)
+		// Fill a local slice and store the header once, not per item.
+		l := t.items
+		base := len(l)
+		l = l[:base+len(items)]
+		for i := range items {
+			l[base+i] = items[i].v
 		}
+		t.items = l
 	case *Object:
 		if err := d.checkLen(len(t.ListItems) + len(items)); err != nil {
 			return err
@@ -1110,9 +1118,19 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		dict.index.reserve(c)
 	}
 	if hs := d.hashStrKeys(dict, items); hs != nil {
+		// Dict.Set with the hashes known, on a local slice whose header
+		// is stored once.
+		entries := dict.entries
 		for i := 0; i < len(items); i += 2 {
-			dict.setHashed(items[i].v, d.val(items[i+1].v), hs[i/2])
+			k, v := items[i].v, d.val(items[i+1].v)
+			if p := dict.index.lookup(hs[i/2], func(p int32) bool { return keyEqual(entries[p].key, k) }); p >= 0 {
+				entries[p].value = v
+				continue
+			}
+			entries = append(entries, dictEntry{k, v})
+			dict.index.insert(hs[i/2], int32(len(entries)-1))
 		}
+		dict.entries = entries
 		return nil
 	}
 	for i := 0; i < len(items); i += 2 {

@@ -33,6 +33,7 @@ func makeIface(typ, data unsafe.Pointer) (v any) {
 
 const (
 	slabLen       = 128
+	numSlabLen    = 1024 // numbers: 8 KiB chunks, so long lists of them allocate rarely
 	arenaSize     = 16 << 10
 	arenaMaxChunk = 1 << 10 // strings longer than this get their own allocation
 	itemArenaLen  = 1024    // []any backing arrays up to this size come from an arena
@@ -75,7 +76,7 @@ func (s *slabs) entrySlice(n int) []dictEntry {
 
 func (s *slabs) float(f float64) any {
 	if len(s.floats) == cap(s.floats) {
-		s.floats = make([]float64, 0, nextChunk(cap(s.floats), 4, slabLen))
+		s.floats = make([]float64, 0, nextChunk(cap(s.floats), 4, numSlabLen))
 	}
 	s.floats = append(s.floats, f)
 	return makeIface(float64Type, unsafe.Pointer(&s.floats[len(s.floats)-1]))
@@ -86,7 +87,7 @@ func (s *slabs) int(i int64) any {
 		return i // the runtime boxes small integers without allocating
 	}
 	if len(s.ints) == cap(s.ints) {
-		s.ints = make([]int64, 0, nextChunk(cap(s.ints), 4, slabLen))
+		s.ints = make([]int64, 0, nextChunk(cap(s.ints), 4, numSlabLen))
 	}
 	s.ints = append(s.ints, i)
 	return makeIface(int64Type, unsafe.Pointer(&s.ints[len(s.ints)-1]))

@@ -157,18 +157,6 @@ func (d *Dict) Set(key, value any) error {
 	return nil
 }
 
-// setHashed is Set for a hashable key whose hash is h, in a Dict that has
-// an index.
-func (d *Dict) setHashed(key, value any, h uint64) {
-	i := d.index.lookup(h, func(p int32) bool { return keyEqual(d.entries[p].key, key) })
-	if i >= 0 {
-		d.entries[i].value = value
-		return
-	}
-	d.entries = append(d.entries, dictEntry{key, value})
-	d.indexAdded(h)
-}
-
 // Delete removes key and reports whether it was present. It takes time
 // proportional to the size of the Dict.
 func (d *Dict) Delete(key any) bool {
