@@ -108,6 +108,11 @@ type encoder struct {
 	// argument tuples of reductions) until it is done: they may be
 	// memoized by address, which must not be reused meanwhile.
 	keep []any
+
+	// split makes large payloads segments of their own (see
+	// AppendMarshalBuffers) instead of copies in buf; segs records them.
+	split bool
+	segs  []segment
 }
 
 // temp records a temporary value (see keep) and returns it.
@@ -205,11 +210,23 @@ func (e *encoder) writeLarge(header []byte, payload string) {
 	if e.frameStart >= 0 && len(payload) >= frameSizeTarget {
 		e.commitFrame()
 		e.buf = append(e.buf, header...)
-		e.buf = append(e.buf, payload...)
+		e.writePayload(payload)
 		e.startFrame()
 		return
 	}
 	e.buf = append(e.buf, header...)
+	e.writePayload(payload)
+}
+
+// writePayload appends payload to buf or, for AppendMarshalBuffers, records
+// a large one as a segment that goes at the current end of buf. Only
+// outside a frame: bytes inside one may still move (commitFrame), and its
+// length would have to count the segment.
+func (e *encoder) writePayload(payload string) {
+	if e.split && len(payload) >= LargePayload && e.frameStart < 0 {
+		e.segs = append(e.segs, segment{at: len(e.buf), data: payload})
+		return
+	}
 	e.buf = append(e.buf, payload...)
 }
 
@@ -709,6 +726,15 @@ func (e *encoder) saveBytesString(b string, aliases []memoKey) error {
 		e.memoizeStr(key, aliases)
 		return nil
 	}
+	if err := e.writeBytes(b); err != nil {
+		return err
+	}
+	e.memoizeStr(key, aliases)
+	return nil
+}
+
+// writeBytes writes a bytes object at protocol 3 or later, without memo.
+func (e *encoder) writeBytes(b string) error {
 	n := len(b)
 	switch {
 	case n < 256:
@@ -727,7 +753,6 @@ func (e *encoder) saveBytesString(b string, aliases []memoKey) error {
 		binary.LittleEndian.PutUint32(h[1:], uint32(n))
 		e.writeLarge(h[:], b)
 	}
-	e.memoizeStr(key, aliases)
 	return nil
 }
 
@@ -773,12 +798,17 @@ func (e *encoder) saveByteArray(b ByteArray, aliases []memoKey) error {
 		e.memoize(key, aliases)
 		return nil
 	}
+	e.writeByteArray8(unsafe.String(unsafe.SliceData(b), len(b)))
+	e.memoize(key, aliases)
+	return nil
+}
+
+// writeByteArray8 writes a bytearray at protocol 5, without memo.
+func (e *encoder) writeByteArray8(b string) {
 	var h [9]byte
 	h[0] = opBytearray8
 	binary.LittleEndian.PutUint64(h[1:], uint64(len(b)))
-	e.writeLarge(h[:], unsafe.String(unsafe.SliceData(b), len(b)))
-	e.memoize(key, aliases)
-	return nil
+	e.writeLarge(h[:], b)
 }
 
 // saveByteString writes a Python 2 str.
@@ -1507,6 +1537,22 @@ func (e *encoder) savePickleBuffer(b PickleBuffer) error {
 		if b.ReadOnly {
 			e.buf = append(e.buf, opReadonlyBuffer)
 		}
+		return nil
+	}
+	if e.proto >= 5 && len(b.Data) > 0 {
+		// In band, from b.Data itself, as the C pickler writes it: a
+		// fresh bytes or bytearray, memoized as nothing else can be
+		// (the same bytes as a copy saved through saveBytes or
+		// saveByteArray, without the copy).
+		data := unsafe.String(unsafe.SliceData(b.Data), len(b.Data))
+		if b.ReadOnly {
+			if err := e.writeBytes(data); err != nil {
+				return err
+			}
+		} else {
+			e.writeByteArray8(data)
+		}
+		e.put()
 		return nil
 	}
 	// In band: a copy as bytes or bytearray, as pickle.py writes it.

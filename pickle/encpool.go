@@ -30,9 +30,10 @@ func putEncoder(e *encoder) {
 	small := e.memo.small
 	cur, prev := e.strs.cur, e.strs.prev
 	globals := e.globals
-	keep, alias := e.keep, e.alias
+	keep, alias, segs := e.keep, e.alias, e.segs
 	clear(keep[:cap(keep)])
 	clear(alias[:cap(alias)]) // memo keys point at the caller's values
+	clear(segs[:cap(segs)])   // and so do segments
 	*e = encoder{}
 	if len(small.slots) <= maxPooledSlots {
 		clear(small.slots)
@@ -55,6 +56,9 @@ func putEncoder(e *encoder) {
 	}
 	if cap(alias) <= 1024 {
 		e.alias = alias[:0]
+	}
+	if cap(segs) <= 1024 {
+		e.segs = segs[:0]
 	}
 	encoderPool.Put(e)
 }

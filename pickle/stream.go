@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 )
 
 // scanner walks the opcodes of one pickle without building values, to find
@@ -220,12 +221,16 @@ func (dec *Decoder) Decode(v any) error {
 }
 
 // An Encoder writes pickles to a stream, one per Encode call. Each pickle
-// is encoded completely before one Write, so a failed encoding writes
-// nothing. An Encoder is not safe for concurrent use.
+// is encoded completely before anything is written, so a failed encoding
+// writes nothing. Large str, bytes and bytearray payloads are not copied:
+// the pickle goes out as the segments of AppendMarshalBuffers, in one
+// net.Buffers.WriteTo (one writev on a socket; one Write per segment on
+// other writers). An Encoder is not safe for concurrent use.
 type Encoder struct {
 	w    io.Writer
 	opts EncodeOptions
 	buf  []byte
+	vec  net.Buffers
 }
 
 // NewEncoder returns an Encoder writing to w with default options.
@@ -236,15 +241,29 @@ func (o EncodeOptions) NewEncoder(w io.Writer) *Encoder {
 	return &Encoder{w: w, opts: o}
 }
 
-// Encode writes the pickle of v, as Marshal encodes it.
+// Encode writes the pickle of v, as Marshal encodes it. The values in v
+// are not referred to once Encode returns.
 func (enc *Encoder) Encode(v any) error {
-	b, err := enc.opts.AppendMarshal(enc.buf[:0], v)
+	vec, err := enc.opts.AppendMarshalBuffers(enc.vec[:0], enc.buf[:0], v)
 	if err != nil {
 		return err
 	}
-	if cap(b) <= 1<<20 {
-		enc.buf = b // reuse moderate buffers
+	if len(vec) == 1 {
+		if cap(vec[0]) <= 1<<20 {
+			enc.buf = vec[0][:0] // reuse moderate buffers
+		}
+		_, err = enc.w.Write(vec[0])
+		vec[0] = nil
+		enc.vec = vec[:0]
+		return err
 	}
-	_, err = enc.w.Write(b)
+	enc.vec = vec
+	_, err = enc.vec.WriteTo(enc.w)
+	clear(vec[:cap(vec)]) // WriteTo consumed enc.vec; vec still sees the caller's payloads
+	if cap(vec) <= 1024 {
+		enc.vec = vec[:0]
+	} else {
+		enc.vec = nil
+	}
 	return err
 }
