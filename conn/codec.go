@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"net"
+
 	"github.com/pipebridge/pipebridge/pickle"
 )
 
@@ -14,6 +16,19 @@ type Codec interface {
 	// Unmarshal decodes data into v, a non-nil pointer. It may keep
 	// references into data, which the Conn never reuses.
 	Unmarshal(data []byte, v any) error
+}
+
+// BuffersMarshaler is implemented by a Codec that can encode a value
+// without copying its large parts. Send uses it when the Codec has it: the
+// header and the segments then go out in one writev.
+type BuffersMarshaler interface {
+	// AppendMarshalBuffers appends to bufs segments whose concatenation
+	// is what AppendMarshal(dst, v) returns; the first segment starts
+	// with dst. Segments may share the memory of v, which is not
+	// modified while the Conn writes them; they are not referred to once
+	// Send returns. On error bufs is returned unchanged and nothing is
+	// sent.
+	AppendMarshalBuffers(bufs net.Buffers, dst []byte, v any) (net.Buffers, error)
 }
 
 // Pickle is the default Codec: pickles, as Python's Connection.send and
@@ -34,6 +49,14 @@ type PickleCodec struct {
 // AppendMarshal appends the pickle of v.
 func (p PickleCodec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	return p.Encode.AppendMarshal(dst, v)
+}
+
+// AppendMarshalBuffers appends the pickle of v as segments, leaving each
+// large str, bytes or bytearray payload in v's memory (see pickle's
+// EncodeOptions.AppendMarshalBuffers): Send then writes a 100 MB []byte
+// without copying it.
+func (p PickleCodec) AppendMarshalBuffers(bufs net.Buffers, dst []byte, v any) (net.Buffers, error) {
+	return p.Encode.AppendMarshalBuffers(bufs, dst, v)
 }
 
 // Unmarshal decodes one pickle into v. A str, bytes or bytearray that

@@ -137,6 +137,9 @@ func (c *Conn) Send(v any) error {
 	if !c.writable {
 		return ErrNotWritable
 	}
+	if m, ok := c.codec.(BuffersMarshaler); ok {
+		return c.sendBuffers(m, v)
+	}
 	buf := getBuffer()
 	defer putBuffer(buf)
 	frame, err := c.codec.AppendMarshal((*buf)[:headerRoom], v)
@@ -205,6 +208,12 @@ func (c *Conn) writeLocked(head, body []byte) error {
 		n, err = c.wvec.WriteTo(c.rw)
 		c.wbufs, c.wvec = [2][]byte{}, nil // do not keep the caller's body alive
 	}
+	return c.wrote(n, err)
+}
+
+// wrote reports the result of writing n bytes of a frame. c.wmu must be
+// held.
+func (c *Conn) wrote(n int64, err error) error {
 	if err != nil {
 		err = c.wrapErr(err)
 		// A frame partly written cannot be finished by a later call in
