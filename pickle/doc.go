@@ -185,9 +185,18 @@
 // # Speed
 //
 // The decoder takes boxed numbers, strings and small containers from
-// shared chunks rather than allocating each, and DecodeOptions.ZeroCopy
-// lets strings and bytes share the input's memory. The encoder finds
+// shared chunks rather than allocating each, sizes long lists and dicts
+// from an estimate of their length instead of doubling them, and keeps
+// its memo in pooled chunks. DecodeOptions.ZeroCopy lets strings and bytes
+// share the input's memory, and ShareLarge does so for a value that is
+// most of the input (package conn's Recv uses it). The encoder finds
 // values already written through address-ordered tables that stay in the
-// processor's cache. testdata/bench.py and TestCompareCPython compare both
-// with CPython.
+// processor's cache, and AppendMarshalBuffers leaves large payloads where
+// they are, for a writev (package conn's Send uses it).
+//
+// Decoding into a typed target ([]float64, map[string]string, a slice of
+// structs) skips the boxing of the model altogether and is the fastest
+// way to read data of a known shape. testdata/bench.py,
+// TestCompareCPython and TestCompareCPythonTyped compare both directions
+// with CPython's C pickle (PICKLE_BENCH=1).
 package pickle
