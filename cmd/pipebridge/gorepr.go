@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/pipebridge/pipebridge/pickle"
@@ -38,20 +37,17 @@ func writeGoRepr(b *strings.Builder, v any) {
 	}
 }
 
-// writeGoDict writes a dict with its items sorted, as Go prints maps.
+// writeGoDict writes a dict's items in their order: a *pickle.Dict keeps
+// Python's insertion order, and the demo shows that it does.
 func writeGoDict(b *strings.Builder, d *pickle.Dict) {
-	type kv struct{ k, v string }
-	var items []kv
-	for k, x := range d.All() {
-		items = append(items, kv{goRepr(k), goRepr(x)})
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
 	b.WriteString("dict{")
-	for i, it := range items {
+	i := 0
+	for k, x := range d.All() {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(it.k + ": " + it.v)
+		b.WriteString(goRepr(k) + ": " + goRepr(x))
+		i++
 	}
 	b.WriteString("}")
 }

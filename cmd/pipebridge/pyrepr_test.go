@@ -196,3 +196,13 @@ func TestReprOfPythonPickles(t *testing.T) {
 		assert.Equal(t, tt.json, string(appendJSON(nil, v)))
 	}
 }
+
+// The demo prints a received dict in its insertion order, which Python's
+// dict has and *pickle.Dict keeps.
+func TestGoReprDictOrder(t *testing.T) {
+	d := pickle.NewDict()
+	require.NoError(t, d.Set("reply", "hi"))
+	require.NoError(t, d.Set("numbers", []any{int64(1)}))
+	require.NoError(t, d.Set("a", true))
+	assert.Equal(t, `dict{"reply": "hi", "numbers": []any{int64(1)}, "a": bool(true)}`, goRepr(d))
+}
