@@ -145,8 +145,10 @@ type Auth struct {
 	// Python 2.7–3.11 answer any challenge with a raw 16-byte HMAC-MD5 over
 	// all of it, prefix included; CPython 3.12 accepts that response even to
 	// a modern challenge. We accept it only to a DigestLegacyMD5 challenge,
-	// or when AcceptDigests contains DigestLegacyMD5: add it to admit Python
-	// 3.11 and older while sending modern challenges. AllDigests() accepts
+	// when AcceptDigests contains DigestLegacyMD5, or as a client (Dial)
+	// whose Listener itself challenged the legacy way, which only Python
+	// 3.11 and older do. A Listener that must admit Python 3.11 and older
+	// clients while sending modern challenges adds DigestLegacyMD5 here. AllDigests() accepts
 	// every response that CPython 3.12 accepts. A modern challenge is never
 	// downgraded by a man in the middle: whatever digest answers it, the MAC
 	// covers the "{name}" prefix we chose.
@@ -298,7 +300,10 @@ func AnswerChallenge(ctx context.Context, c *Conn, a *Auth) error {
 	if err != nil {
 		return err
 	}
-	return v.withDeadline(ctx, c, func() error { return v.answer(c) })
+	return v.withDeadline(ctx, c, func() error {
+		_, err := v.answer(c)
+		return err
+	})
 }
 
 func (v *auth) run(ctx context.Context, c *Conn, role Role) error {
@@ -313,10 +318,21 @@ func (v *auth) run(ctx context.Context, c *Conn, role Role) error {
 			if err := v.deliver(c); err != nil {
 				return err
 			}
-			return v.answer(c)
-		}
-		if err := v.answer(c); err != nil {
+			_, err := v.answer(c)
 			return err
+		}
+		d, err := v.answer(c)
+		if err != nil {
+			return err
+		}
+		if d == DigestLegacyMD5 && v.accepted&digestBits[DigestLegacyMD5] == 0 {
+			// A Listener that challenged with legacy HMAC-MD5 is Python
+			// 3.11 or older, which can answer ours only that way, as
+			// CPython 3.12's Client accepts. It costs nothing: the
+			// connection already rests on that peer's legacy exchange.
+			w := *v
+			w.accepted |= digestBits[DigestLegacyMD5]
+			return w.deliver(c)
 		}
 		return v.deliver(c)
 	})
@@ -424,37 +440,39 @@ func (v *auth) verify(msg, resp []byte) string {
 }
 
 // answer is CPython 3.12's answer_challenge.
-func (v *auth) answer(c *Conn) error {
+// answer is CPython's answer_challenge; it returns the digest the
+// challenge asked for.
+func (v *auth) answer(c *Conn) (Digest, error) {
 	m, err := c.RecvBytesMax(maxHandshakeMessage)
 	if err != nil {
-		return recvError(opAnswer, "challenge", err)
+		return "", recvError(opAnswer, "challenge", err)
 	}
 	if !bytes.HasPrefix(m, []byte(challengePrefix)) {
-		return &AuthError{Op: opAnswer, Reason: fmt.Sprintf("protocol error, expected challenge: got %d bytes %.24q", len(m), m)}
+		return "", &AuthError{Op: opAnswer, Reason: fmt.Sprintf("protocol error, expected challenge: got %d bytes %.24q", len(m), m)}
 	}
 	msg := m[len(challengePrefix):]
 	if len(msg) < legacyChallengeLen {
-		return &AuthError{Op: opAnswer, Reason: fmt.Sprintf("challenge too short: %d bytes", len(msg))}
+		return "", &AuthError{Op: opAnswer, Reason: fmt.Sprintf("challenge too short: %d bytes", len(msg))}
 	}
 	d, _, ok := parseDigest(msg)
 	if !ok {
-		return &AuthError{Op: opAnswer, Reason: fmt.Sprintf("unsupported challenge: missing digest prefix or unsupported digest: %.24q", msg)}
+		return "", &AuthError{Op: opAnswer, Reason: fmt.Sprintf("unsupported challenge: missing digest prefix or unsupported digest: %.24q", msg)}
 	}
 	resp := macOf(d, v.key, msg)
 	if d != DigestLegacyMD5 {
 		resp = append([]byte("{"+string(d)+"}"), resp...)
 	}
 	if err := c.SendBytes(resp); err != nil {
-		return &AuthError{Op: opAnswer, Err: fmt.Errorf("send response: %w", err)}
+		return "", &AuthError{Op: opAnswer, Err: fmt.Errorf("send response: %w", err)}
 	}
 	verdict, err := c.RecvBytesMax(maxHandshakeMessage)
 	if err != nil {
-		return recvError(opAnswer, "verdict", err)
+		return "", recvError(opAnswer, "verdict", err)
 	}
 	if !bytes.Equal(verdict, []byte(welcome)) {
-		return &AuthError{Op: opAnswer, Reason: "digest sent was rejected"}
+		return "", &AuthError{Op: opAnswer, Reason: "digest sent was rejected"}
 	}
-	return nil
+	return d, nil
 }
 
 func recvError(op, what string, err error) error {

@@ -47,9 +47,12 @@
 // answer "{digest}" plus the HMAC, and the digest name is covered by the MAC,
 // so a modern challenge cannot be downgraded. Which one a peer speaks is told
 // by lengths, as CPython tells it. Go answers whatever it is sent. The
-// challenges Go sends use [Auth].Digest, sha256 by default; to accept the
-// legacy answer of a Python 3.11 or older Client, set Digest to
-// DigestLegacyMD5 or list it in AcceptDigests. Every handshake read is capped
+// challenges Go sends use [Auth].Digest, sha256 by default. Dial accepts
+// the legacy answer of a Python 3.11 or older Listener, which shows itself
+// by challenging the legacy way; a Listener, which challenges first, must
+// be told: to accept the legacy answer of a Python 3.11 or older Client,
+// set Digest to DigestLegacyMD5 or list it in AcceptDigests. Every
+// handshake read is capped
 // at 256 bytes, digests are compared in constant time, and a handshake is
 // bounded by [DefaultHandshakeTimeout] (10 s) unless Auth.Timeout or a
 // context says otherwise.
