@@ -306,7 +306,7 @@ func (d *decoder) memoPut(idx int64, s slot) error {
 	if idx >= 0 && idx < int64(d.memoN) {
 		e := d.memoSlot(idx)
 		if e.v == nil {
-			d.memoLen++
+			d.memoAdded(idx)
 		}
 		*e = v
 		return d.checkMemo()
@@ -318,7 +318,7 @@ func (d *decoder) memoPut(idx int64, s slot) error {
 		d.memoGrow(idx)
 		d.memoN = int(idx) + 1
 		*d.memoSlot(idx) = v
-		d.memoLen++
+		d.memoAdded(idx)
 		return d.checkMemo()
 	}
 	if d.memoMap == nil {
@@ -332,6 +332,18 @@ func (d *decoder) memoPut(idx int64, s slot) error {
 	}
 	d.memoMap[idx] = s
 	return d.checkMemo()
+}
+
+// memoAdded counts a new entry of the dense memo at idx. An index put
+// far ahead of the dense memo was kept in memoMap and counted then: it
+// moves, so that MEMOIZE, which numbers entries by their count as Python
+// does, sees it once.
+func (d *decoder) memoAdded(idx int64) {
+	if _, ok := d.memoMap[idx]; ok {
+		delete(d.memoMap, idx)
+		return
+	}
+	d.memoLen++
 }
 
 func (d *decoder) checkMemo() error {
