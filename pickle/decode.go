@@ -64,6 +64,7 @@ type decoder struct {
 	touched        int32       // keeps hashStrKeys' loads
 	estimated      []*listNode // lists that estimate sized
 	estimatedDicts []*Dict     // dicts that estimate sized
+	estimateBudget int         // items estimate may still give beyond need
 }
 
 func (d *decoder) fail(err error) error {
@@ -79,6 +80,7 @@ func decodePickle(cfg *decodeConfig, data []byte) (any, int, error) {
 		d.allocMax = allocAllowance + cfg.allocFactor*len(data)
 	}
 	d.stack = make([]slot, 0, 16)
+	d.estimateBudget = len(data) / 2
 	v, err := d.run()
 	d.releaseMemo()
 	if err != nil {
@@ -974,26 +976,41 @@ func (d *decoder) appendTo(x int) error {
 // as much again to scan. So once a container is long, its final length is
 // estimated from the input the last batch took per item and the input that
 // remains, and it grows to that at once: by at least a quarter, at most
-// to 16 times its length.
+// to 16 times its length, and never beyond MaxContainerLen.
 // The second result says whether the estimate was used; a container that
 // ends up less than half full is then trimmed when the pickle ends
 // (trimEstimated).
-func (d *decoder) estimate(capacity, need, added int) (int, bool) {
+//
+// Each estimate takes the rest of the input for its container's own, which
+// nested containers (the rows of a matrix) or a hostile pickle make wrong
+// many times over. So the room an estimate gives beyond need, at size
+// bytes an item, is charged to the allowance (MaxAllocFactor), and all
+// estimates together give at most estimateBudget items; past that,
+// containers double.
+func (d *decoder) estimate(capacity, need, added, size int) (int, bool) {
+	double := min(max(2*capacity, need), max(need, d.cfg.maxContainer))
 	if need < 4096 || d.batch <= 0 || added <= 0 {
-		return max(2*capacity, need), false
+		return double, false
 	}
 	perItem := float64(d.batch) / float64(added)
 	est := need + int(float64(len(d.data)-d.pos)/perItem)
 	est += est / 64
 	// At least a quarter more, so that estimates that keep falling
 	// short still grow the container geometrically.
-	return min(max(est, capacity+capacity/4, need), 16*need), true
+	c := min(max(est, capacity+capacity/4, need), 16*need, max(need, d.cfg.maxContainer))
+	extra := c - need
+	if extra > d.estimateBudget || size*extra > d.allocMax-d.alloc {
+		return double, false
+	}
+	d.estimateBudget -= extra
+	d.alloc += size * extra
+	return c, true
 }
 
 // growList makes room in n for add more items.
 func (d *decoder) growList(n *listNode, add int) {
 	have := len(n.items)
-	c, est := d.estimate(cap(n.items), have+add, add)
+	c, est := d.estimate(cap(n.items), have+add, add, 16)
 	if est {
 		d.estimated = append(d.estimated, n)
 	}
@@ -1120,7 +1137,7 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		return nil
 	}
 	if need := len(dict.entries) + n; need > cap(dict.entries) {
-		c, est := d.estimate(cap(dict.entries), need, n)
+		c, est := d.estimate(cap(dict.entries), need, n, 64) // entries and index
 		if est {
 			d.estimatedDicts = append(d.estimatedDicts, dict)
 		}

@@ -1,0 +1,92 @@
+package pickle
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// appendNones appends a MARK, n NONEs and APPENDS.
+func appendNones(p []byte, n int) []byte {
+	p = append(p, opMark)
+	for range n {
+		p = append(p, opNone)
+	}
+	return append(p, opAppends)
+}
+
+// The capacity a long list is given from an estimate is memory the
+// pickle makes us allocate. Each list's estimate assumes the rest of the
+// input is its own, so a pickle of many lists of 4097 Nones made each
+// allocate 16 times its length: about 256 bytes per byte of input, twice
+// the documented MaxAllocFactor. The pickle must either fail with a
+// LimitError or stay within the allowance.
+func TestEstimateWithinAllowance(t *testing.T) {
+	p := []byte{0x80, 4}
+	for range 128 {
+		p = append(p, opEmptyList)
+		p = appendNones(p, 4096)
+		p = appendNones(p, 1)
+		p = append(p, opPop)
+	}
+	p = append(p, opNone, opStop)
+	var err error
+	got := allocated(func() {
+		var v any
+		err = Unmarshal(p, &v)
+	})
+	if err != nil {
+		var le *LimitError
+		require.ErrorAs(t, err, &le)
+		return
+	}
+	allowance := uint64(allocAllowance + DefaultMaxAllocFactor*len(p))
+	assert.LessOrEqual(t, got, allowance, "%d bytes of input", len(p))
+}
+
+// An honest pickle of nested long lists (rows of a matrix) must not make
+// every row as long as the whole input: each row's estimate counted the
+// rest of the input as its own, and every row kept 16 times its length
+// until the end of the pickle.
+func TestEstimateNestedRows(t *testing.T) {
+	rows := make([]any, 200)
+	for i := range rows {
+		row := make([]any, 5000)
+		for j := range row {
+			row[j] = int64(j % 200)
+		}
+		rows[i] = row
+	}
+	data, err := Marshal(rows)
+	require.NoError(t, err)
+	var v any
+	got := allocated(func() { require.NoError(t, Unmarshal(data, &v)) })
+	assert.Equal(t, rows, v)
+	// Doubling would allocate about 24 bytes per byte of input here.
+	assert.Less(t, got, uint64(64*len(data)), "%d bytes of input", len(data))
+}
+
+// MaxContainerLen bounds a list's items, so no estimate gives it room for
+// more: the input that follows the list (here NONE, POP a million times)
+// must not make it allocate more than the same list at the end of the
+// input does.
+func TestEstimateWithinMaxContainerLen(t *testing.T) {
+	list := []byte{0x80, 4, opEmptyList}
+	list = appendNones(list, 4096)
+	list = appendNones(list, 4)
+	p := list
+	for range 1 << 19 {
+		p = append(p, opNone, opPop)
+	}
+	opts := DecodeOptions{MaxContainerLen: 4200, MaxAllocFactor: -1}
+	decode := func(p []byte) uint64 {
+		var v any
+		got := allocated(func() { require.NoError(t, opts.Unmarshal(p, &v)) })
+		assert.Len(t, v, 4100)
+		return got
+	}
+	alone := decode(append(list, opStop))
+	followed := decode(append(p, opStop))
+	assert.Less(t, followed, alone+4200*16, "room for 4200 items at most")
+}
