@@ -1251,7 +1251,11 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 		// plain values: nothing else can hold this map yet.
 		perPair := float64(d.batch) / float64(len(items)/2)
 		est := min(n+len(items)/2+int(float64(len(d.data)-d.pos)/perPair), 64*n, d.cfg.maxContainer)
-		if est > 2*(n+len(items)/2) {
+		// The room beyond this batch is charged to the allowance, as the
+		// model's decoder charges its estimates.
+		extra := (est - n - len(items)/2) * int(p.key.size+p.elem.size+16)
+		if est > 2*(n+len(items)/2) && extra <= d.allocMax-d.alloc {
+			d.alloc += extra
 			grown := reflect.MakeMapWithSize(p.t, est)
 			it := m.MapRange()
 			for it.Next() {
