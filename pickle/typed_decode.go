@@ -420,11 +420,19 @@ func (d *tdec) run() error {
 			if n := len(d.stack); len(d.marks) > 0 && d.fence() == n {
 				_, err = d.popMark()
 			} else {
-				_, err = d.pop()
+				var s tslot
+				if s, err = d.pop(); err == nil && buildsInPlace(&s) {
+					err = errFallback
+				}
 			}
 		case opPopMark:
 			var k int
 			if k, err = d.popMark(); err == nil {
+				for i := k; i < len(d.stack); i++ {
+					if buildsInPlace(&d.stack[i]) {
+						err = errFallback
+					}
+				}
 				d.stack = d.stack[:k]
 			}
 		case opFrame:
@@ -1299,6 +1307,18 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 }
 
 var mapStrStrType = reflect.TypeFor[map[string]string]()
+
+// buildsInPlace reports whether s is a container built in Go memory,
+// perhaps the target's own: discarding one (POP, POP_MARK) would leave
+// what it stored there, so the reference path must decide. Python's
+// pickler pops such values only around recursive tuples.
+func buildsInPlace(s *tslot) bool {
+	switch s.kind() {
+	case sTyped, sSlice, sList:
+		return true
+	}
+	return false
+}
 
 // scalarKind reports whether values of kind k hold no references.
 func scalarKind(k reflect.Kind) bool {

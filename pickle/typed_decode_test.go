@@ -323,3 +323,19 @@ func TestTypedLongMaps(t *testing.T) {
 	assert.Equal(t, map[string]string{"a": "2"}, m)
 	checkAgrees(t, DecodeOptions{}, dup, reflect.TypeFor[map[string]string](), "repeated key")
 }
+
+// The typed decoder streams a dict's items into the struct it expects
+// them for. When the pickle then discards that dict (POP, POP_MARK), the
+// items were never the value's: the reference path decides, and the
+// target keeps nothing of them. (Found by FuzzTypedDecode.)
+func TestTypedDiscardedContainer(t *testing.T) {
+	for _, p := range []string{
+		"\x80\x02c__main__\nRec\n)\x81}(X\x02\x00\x00\x00idK\x05u0.",  // POP
+		"\x80\x02c__main__\nRec\n)\x81(}(X\x02\x00\x00\x00idK\x05u1.", // POP_MARK
+	} {
+		var r dtRec
+		require.NoError(t, Unmarshal([]byte(p), &r))
+		assert.Equal(t, 0, r.ID, "%q", p)
+		checkAgrees(t, DecodeOptions{}, []byte(p), reflect.TypeFor[dtRec](), fmt.Sprintf("%q", p))
+	}
+}
