@@ -907,23 +907,27 @@ func (d *decoder) loadAppends() error {
 	return d.appendTo(k)
 }
 
-// appendTo appends the stack items from x on to the list at x-1.
-func (d *decoder) appendTo(x int) error {
+// takeBatch takes the stack items from x on, which APPEND(S), SETITEM(S)
+// and ADDITEMS add to the container at x-1, off the stack, and returns
+// the container's slot, the items (valid until the next push) and the
+// container's nesting depth with them, checked against MaxDepth.
+func (d *decoder) takeBatch(x int) (target *slot, items []slot, depth int32, err error) {
 	if x <= d.fence || x > len(d.stack) {
-		return d.underflow()
+		return nil, nil, 0, d.underflow()
 	}
-	items := d.stack[x:]
-	defer func() { d.stack = d.stack[:x] }()
-	if len(items) == 0 {
-		return nil
-	}
-	target := &d.stack[x-1]
-	var depth int32
+	items = d.stack[x:]
+	d.stack = d.stack[:x]
 	for _, it := range items {
 		depth = max(depth, it.d)
 	}
 	depth++
-	if err := d.checkDepth(depth); err != nil {
+	return &d.stack[x-1], items, depth, d.checkDepth(depth)
+}
+
+// appendTo appends the stack items from x on to the list at x-1.
+func (d *decoder) appendTo(x int) error {
+	target, items, depth, err := d.takeBatch(x)
+	if err != nil || len(items) == 0 {
 		return err
 	}
 	if err := d.account(16 * len(items)); err != nil {
@@ -1051,25 +1055,12 @@ func (d *decoder) loadSetitems() error {
 }
 
 func (d *decoder) setItems(x int) error {
-	if x <= d.fence || x > len(d.stack) {
-		return d.underflow()
-	}
-	items := d.stack[x:]
-	defer func() { d.stack = d.stack[:x] }()
-	if len(items) == 0 {
-		return nil
+	target, items, depth, err := d.takeBatch(x)
+	if err != nil || len(items) == 0 {
+		return err
 	}
 	if len(items)%2 != 0 {
 		return fmt.Errorf("%w: odd number of items for SETITEMS", ErrStackUnderflow)
-	}
-	target := &d.stack[x-1]
-	var depth int32
-	for _, it := range items {
-		depth = max(depth, it.d)
-	}
-	depth++
-	if err := d.checkDepth(depth); err != nil {
-		return err
 	}
 	if err := d.account(20 * len(items)); err != nil {
 		return err
@@ -1209,15 +1200,10 @@ func (d *decoder) loadAdditems() error {
 	if err != nil {
 		return err
 	}
-	if k <= d.fence || k > len(d.stack) {
-		return d.underflow()
+	target, items, depth, err := d.takeBatch(k)
+	if err != nil || len(items) == 0 {
+		return err
 	}
-	items := d.stack[k:]
-	defer func() { d.stack = d.stack[:k] }()
-	if len(items) == 0 {
-		return nil
-	}
-	target := &d.stack[k-1]
 	set, ok := target.v.(*Set)
 	if !ok {
 		return fmt.Errorf("%w: ADDITEMS on %s", ErrType, pyTypeName(d.val(target.v)))
@@ -1233,15 +1219,13 @@ func (d *decoder) loadAdditems() error {
 		copy(grown, set.items)
 		set.items = grown
 	}
-	var depth int32
 	for _, it := range items {
 		if err := set.Add(d.val(it.v)); err != nil {
 			return err
 		}
-		depth = max(depth, it.d)
 	}
-	target.d = max(target.d, depth+1)
-	return d.checkDepth(depth + 1)
+	target.d = max(target.d, depth)
+	return nil
 }
 
 func (d *decoder) loadTupleN(n int) error {
