@@ -309,17 +309,7 @@ func (e *encoder) saveStruct(rv reflect.Value, aliases []memoKey, asDict bool) e
 			if d, isDict := xv.Interface().(*Dict); isDict {
 				extraDict = d
 			} else {
-				extraKeys = xv.MapKeys()
-				order := make([]int, len(extraKeys))
-				for i := range order {
-					order[i] = i
-				}
-				sortKeys(extraKeys, order)
-				sorted := make([]reflect.Value, len(extraKeys))
-				for i, j := range order {
-					sorted[i] = extraKeys[j]
-				}
-				extraKeys = sorted
+				extraKeys = sortedKeys(xv)
 				for _, k := range extraKeys {
 					extraVals = append(extraVals, xv.MapIndex(k))
 				}
