@@ -276,10 +276,13 @@ func TestGolden(t *testing.T) {
 // with and checks that the checked-in file is current.
 func TestGoldenFresh(t *testing.T) {
 	g := loadGolden(t)
+	// Any patch release of the generating major.minor will do. Find fails
+	// the test when that version is required (PIPEBRIDGE_REQUIRE_PYTHONS)
+	// and missing, so the skip below is reachable only outside CI.
 	var py *pymatrix.Interpreter
-	all, _ := pymatrix.All()
+	all := pymatrix.Find(t)
 	for i := range all {
-		if all[i].Version == g.Python {
+		if strings.HasPrefix(g.Python+".", all[i].Short()+".") {
 			py = &all[i]
 		}
 	}
