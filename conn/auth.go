@@ -338,9 +338,6 @@ func (v *auth) run(ctx context.Context, c *Conn, role Role) error {
 	})
 }
 
-// aLongTimeAgo is a deadline in the past: it interrupts blocked I/O at once.
-var aLongTimeAgo = time.Unix(1, 0)
-
 // withDeadline runs steps under ctx and the handshake timeout. When either
 // ends first, blocked I/O on c is interrupted and the error reports the
 // context's error instead of the I/O timeout it caused.
@@ -357,7 +354,7 @@ func (v *auth) withDeadline(ctx context.Context, c *Conn, steps func() error) er
 	closed := false
 	stop := context.AfterFunc(ctx, func() {
 		defer close(fired)
-		if c.SetDeadline(aLongTimeAgo) != nil {
+		if c.SetDeadline(pastDeadline) != nil {
 			c.Close() // no deadlines on this stream: only closing unblocks it
 			closed = true
 		}

@@ -12,46 +12,41 @@ var pastDeadline = time.Unix(1, 0)
 // the read deadline into the past, and then puts back the deadline the user
 // set. The earlier of ctx's deadline and the user's applies while f runs.
 func withReadContext(c *Conn, ctx context.Context, f func()) {
-	d, ok := c.rw.(readDeadliner)
-	if !ok || ctx.Done() == nil {
+	if d, ok := c.rw.(readDeadliner); ok {
+		withDeadlineContext(c, ctx, f, d.SetReadDeadline, &c.userRD)
+	} else {
 		f()
-		return
 	}
-	withContext(ctx, f,
-		func(t time.Time) {
-			c.dmu.Lock()
-			if !c.userRD.IsZero() && c.userRD.Before(t) {
-				t = c.userRD
-			}
-			d.SetReadDeadline(t)
-			c.dmu.Unlock()
-		},
-		func() {
-			c.dmu.Lock()
-			d.SetReadDeadline(c.userRD)
-			c.dmu.Unlock()
-		})
 }
 
 // withWriteContext is withReadContext for writes.
 func withWriteContext(c *Conn, ctx context.Context, f func()) {
-	d, ok := c.rw.(writeDeadliner)
-	if !ok || ctx.Done() == nil {
+	if d, ok := c.rw.(writeDeadliner); ok {
+		withDeadlineContext(c, ctx, f, d.SetWriteDeadline, &c.userWD)
+	} else {
+		f()
+	}
+}
+
+// withDeadlineContext runs f under ctx through one deadline of c: set
+// moves it, user is the one the user set (guarded by c.dmu).
+func withDeadlineContext(c *Conn, ctx context.Context, f func(), set func(time.Time) error, user *time.Time) {
+	if ctx.Done() == nil {
 		f()
 		return
 	}
 	withContext(ctx, f,
 		func(t time.Time) {
 			c.dmu.Lock()
-			if !c.userWD.IsZero() && c.userWD.Before(t) {
-				t = c.userWD
+			if !user.IsZero() && user.Before(t) {
+				t = *user
 			}
-			d.SetWriteDeadline(t)
+			set(t)
 			c.dmu.Unlock()
 		},
 		func() {
 			c.dmu.Lock()
-			d.SetWriteDeadline(c.userWD)
+			set(*user)
 			c.dmu.Unlock()
 		})
 }
