@@ -66,8 +66,8 @@ func TestEncodeStruct(t *testing.T) {
 	v, _ := got.Get("Items")
 	assert.Equal(t, []any{}, v, "a nil slice is an empty list")
 
-	// The plan is cached per type.
-	p1, p2 := planFor(reflect.TypeFor[Record]()), planFor(reflect.TypeFor[Record]())
+	// The field list is cached per type.
+	p1, p2 := structInfoFor(reflect.TypeFor[Record]()), structInfoFor(reflect.TypeFor[Record]())
 	assert.Same(t, p1, p2)
 }
 

@@ -288,9 +288,8 @@ func (e *equalizer) normalize(v any) any {
 			b := rv.Interface().(big.Int)
 			return &b
 		}
-		plan := planFor(rv.Type())
 		d := NewDict()
-		for _, f := range plan.fields {
+		for _, f := range structInfoFor(rv.Type()).fields {
 			fv, ok := fieldByIndex(rv, f.index)
 			if !ok || (f.omitEmpty && isEmptyValue(fv)) {
 				continue

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 
 	ogórek "github.com/kisielk/og-rek"
@@ -377,37 +376,6 @@ func numBigInt(n number) *big.Int {
 		return n.b
 	}
 	return nil
-}
-
-// A structPlan is how a struct type encodes: its fields, in order, with
-// their dict keys, computed once per type as encoding/json does.
-type structPlan struct {
-	fields []fieldPlan
-}
-
-type fieldPlan struct {
-	name      string // the dict key
-	goName    string // the Go field name, for error paths
-	index     []int
-	omitEmpty bool
-}
-
-var structPlans sync.Map // reflect.Type -> *structPlan
-
-// planFor returns the fields of struct type t as encoding writes them: the
-// fields of its structInfo (cache.go), without the ",extra" and ",class"
-// fields.
-func planFor(t reflect.Type) *structPlan {
-	if p, ok := structPlans.Load(t); ok {
-		return p.(*structPlan)
-	}
-	si := structInfoFor(t)
-	plan := &structPlan{fields: make([]fieldPlan, len(si.fields))}
-	for i, f := range si.fields {
-		plan.fields[i] = fieldPlan{f.name, f.goName, f.index, f.omitEmpty}
-	}
-	p, _ := structPlans.LoadOrStore(t, plan)
-	return p.(*structPlan)
 }
 
 // fieldByIndex follows index, reporting false at a nil embedded pointer.
