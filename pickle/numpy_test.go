@@ -1,7 +1,6 @@
 package pickle
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"math/big"
@@ -48,21 +47,7 @@ func numpyPython(t *testing.T) pymatrix.Interpreter {
 
 func startNumpyHelper(t *testing.T, p pymatrix.Interpreter, mode string) *helper {
 	t.Helper()
-	h := &helper{cmd: p.Command("testdata/typed_numpy.py", mode)}
-	h.cmd.Stderr = &h.stderr
-	var err error
-	h.stdin, err = h.cmd.StdinPipe()
-	require.NoError(t, err)
-	out, err := h.cmd.StdoutPipe()
-	require.NoError(t, err)
-	h.stdout = bufio.NewReaderSize(out, 1<<16)
-	require.NoError(t, h.cmd.Start())
-	t.Cleanup(func() {
-		_ = h.stdin.Close()
-		_ = h.cmd.Process.Kill()
-		_ = h.cmd.Wait()
-	})
-	return h
+	return startScript(t, p, "testdata/typed_numpy.py", mode)
 }
 
 // cOrderItems returns a's items in C order, as float64, complex128 or

@@ -85,7 +85,14 @@ func (l *lockedBuffer) String() string {
 
 func startHelper(t *testing.T, p pymatrix.Interpreter, args ...string) *helper {
 	t.Helper()
-	h := &helper{cmd: p.Command(append([]string{"testdata/pyhelper.py"}, args...)...)}
+	return startScript(t, p, "testdata/pyhelper.py", args...)
+}
+
+// startScript runs a helper script under p with piped stdin and stdout; the
+// process is killed and reaped when t ends.
+func startScript(t *testing.T, p pymatrix.Interpreter, script string, args ...string) *helper {
+	t.Helper()
+	h := &helper{cmd: p.Command(append([]string{script}, args...)...)}
 	h.cmd.Stderr = &h.stderr
 	var err error
 	h.stdin, err = h.cmd.StdinPipe()

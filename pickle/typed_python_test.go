@@ -1,7 +1,6 @@
 package pickle
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math/big"
@@ -366,21 +365,7 @@ func TestTypedGoToPython(t *testing.T) {
 // startTypedHelper runs testdata/typed_helper.py in mode.
 func startTypedHelper(t *testing.T, p pymatrix.Interpreter, mode string) *helper {
 	t.Helper()
-	h := &helper{cmd: p.Command("testdata/typed_helper.py", mode)}
-	h.cmd.Stderr = &h.stderr
-	var err error
-	h.stdin, err = h.cmd.StdinPipe()
-	require.NoError(t, err)
-	out, err := h.cmd.StdoutPipe()
-	require.NoError(t, err)
-	h.stdout = bufio.NewReaderSize(out, 1<<16)
-	require.NoError(t, h.cmd.Start())
-	t.Cleanup(func() {
-		_ = h.stdin.Close()
-		_ = h.cmd.Process.Kill()
-		_ = h.cmd.Wait()
-	})
-	return h
+	return startScript(t, p, "testdata/typed_helper.py", mode)
 }
 
 // typedReport closes the helper's input and checks the report that

@@ -27,19 +27,18 @@ import decimal
 import fractions
 import math
 import pickle
-import struct
 import sys
 import uuid
+
+from recordio import read_record, stdin, stdout, write_record
 
 PY2 = sys.version_info[0] == 2
 if PY2:
     INTS = (int, long)  # noqa: F821
     TEXT = unicode  # noqa: F821
-    stdin, stdout = sys.stdin, sys.stdout
 else:
     INTS = (int,)
     TEXT = str
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
 
 
 # ---- classes that pickles of the corpus refer to (as __main__.X) ----
@@ -425,34 +424,6 @@ def float_same(a, b):
     if a != a:
         return b != b
     return a == b and math.copysign(1, a) == math.copysign(1, b)
-
-
-# ---- record I/O ----
-
-def read_exact(f, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = f.read(n - len(buf))
-        if not chunk:
-            raise EOFError('short read')
-        buf += chunk
-    return buf
-
-
-def read_record(f):
-    fields = []
-    for _ in range(4):
-        n = struct.unpack('>I', read_exact(f, 4))[0]
-        fields.append(read_exact(f, n))
-    return fields
-
-
-def write_record(f, name, proto, data, extra=b''):
-    for field in (name, proto, data, extra):
-        if not isinstance(field, bytes):
-            field = field.encode('utf-8')
-        f.write(struct.pack('>I', len(field)))
-        f.write(field)
 
 
 def roundtrip(protos):

@@ -27,15 +27,12 @@ import datetime
 import decimal
 import fractions
 import pickle
-import struct
 import sys
 import uuid
 
+from recordio import read_all, report, stdin, stdout, write_record
+
 PY2 = sys.version_info[0] == 2
-if PY2:
-    stdin, stdout = sys.stdin, sys.stdout
-else:
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
 
 
 class Plain(object):
@@ -195,48 +192,6 @@ def same(a, b):
                 return '.%s: %s' % (k, r)
         return None
     return None if a == b else '%r != %r' % (a, b)
-
-
-# ---- record I/O ----
-
-def read_exact(f, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = f.read(n - len(buf))
-        if not chunk:
-            raise EOFError('short read')
-        buf += chunk
-    return buf
-
-
-def read_record(f):
-    fields = []
-    for _ in range(4):
-        n = struct.unpack('>I', read_exact(f, 4))[0]
-        fields.append(read_exact(f, n))
-    return fields
-
-
-def read_all(f):
-    out = []
-    while True:
-        r = read_record(f)
-        if not r[0]:
-            return out
-        out.append(r)
-
-
-def write_record(f, name, proto, data, extra=b''):
-    for field in (name, proto, data, extra):
-        if not isinstance(field, bytes):
-            field = field.encode('utf-8')
-        f.write(struct.pack('>I', len(field)))
-        f.write(field)
-
-
-def report(lines):
-    stdout.write(('\n'.join(lines) + '\n').encode('utf-8', 'backslashreplace'))
-    stdout.flush()
 
 
 def py2go():

@@ -20,12 +20,11 @@ Records are 4 fields, each a 4-byte big-endian length and bytes: name,
 protocol, pickle, extra. A record with an empty name ends a stream.
 """
 import pickle
-import struct
 import sys
 
 import numpy as np
 
-stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+from recordio import read_all, report, stdin, stdout, write_record
 
 DTYPES = ['?', 'i1', 'u1', 'i2', 'u2', 'i4', 'u4', 'i8', 'u8', 'f4', 'f8', 'c8', 'c16']
 SHAPES = [(), (0,), (5,), (2, 3), (2, 0, 3), (2, 3, 4)]
@@ -67,46 +66,6 @@ def same(a, b):
     if not np.array_equal(a, b):
         return 'values %r != %r' % (a, b)
     return None
-
-
-def read_exact(f, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = f.read(n - len(buf))
-        if not chunk:
-            raise EOFError('short read')
-        buf += chunk
-    return buf
-
-
-def read_record(f):
-    fields = []
-    for _ in range(4):
-        n = struct.unpack('>I', read_exact(f, 4))[0]
-        fields.append(read_exact(f, n))
-    return fields
-
-
-def read_all(f):
-    out = []
-    while True:
-        r = read_record(f)
-        if not r[0]:
-            return out
-        out.append(r)
-
-
-def write_record(f, name, proto, data, extra=b''):
-    for field in (name, proto, data, extra):
-        if not isinstance(field, bytes):
-            field = field.encode('utf-8')
-        f.write(struct.pack('>I', len(field)))
-        f.write(field)
-
-
-def report(lines):
-    stdout.write(('\n'.join(lines) + '\n').encode('utf-8', 'backslashreplace'))
-    stdout.flush()
 
 
 def py2go():
