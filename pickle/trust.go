@@ -51,18 +51,23 @@ var structuralGlobals = map[Global]bool{
 // modelledGlobals are the standard-library and numpy classes whose
 // instances this package decodes into Go types of its own (time.Time,
 // Decimal, UUID, NDArray, ...): see the package documentation's table.
-var modelledGlobals = map[Global]bool{
-	{"datetime", "date"}: true, {"datetime", "datetime"}: true, {"datetime", "time"}: true,
-	{"datetime", "timedelta"}: true, {"datetime", "timezone"}: true,
-	{"decimal", "Decimal"}: true, {"fractions", "Fraction"}: true, {"uuid", "UUID"}: true,
-	{"collections", "OrderedDict"}: true, {"collections", "deque"}: true,
-	{"collections", "Counter"}: true, {"collections", "defaultdict"}: true,
-	{"pathlib", "PosixPath"}: true, {"pathlib", "WindowsPath"}: true,
-	{"zoneinfo", "ZoneInfo"}: true, {"zoneinfo", "ZoneInfo._unpickle"}: true,
-	{"numpy", "dtype"}: true, {"numpy", "ndarray"}: true,
-	{"numpy.core.multiarray", "_reconstruct"}: true, {"numpy._core.multiarray", "_reconstruct"}: true,
-	{"numpy.core.numeric", "_frombuffer"}: true, {"numpy._core.numeric", "_frombuffer"}: true,
-}
+// They are the names the stdlib and numpy decoders use, so the two
+// cannot drift apart.
+var modelledGlobals = func() map[Global]bool {
+	m := map[Global]bool{}
+	for _, g := range []Global{
+		gDatetime, gDate, gTimeOfDay, gTimedelta, gTimezone, gZoneInfo, gZoneInfoUnpickle,
+		gDecimal, gFraction, gUUID, gOrderedDict, gDeque,
+		{"collections", "Counter"}, {"collections", "defaultdict"},
+		gNDArray, gDType, gReconstruct1, gReconstruct2, gFromBuffer1, gFromBuffer2,
+	} {
+		m[g] = true
+	}
+	for name := range pathClasses {
+		m[Global{"pathlib", name}] = true
+	}
+	return m
+}()
 
 // allowGlobal reports whether the options let a pickle name g (already
 // mapped from its Python 2 name).

@@ -143,3 +143,15 @@ func TestClassPolicyString(t *testing.T) {
 	assert.Equal(t, "KnownClasses", KnownClasses.String())
 	assert.Equal(t, "ClassPolicy(9)", ClassPolicy(9).String())
 }
+
+// Every class a stdlib decoder of this package models is accepted under
+// KnownClasses: a pathlib.PurePosixPath decodes into Path either way.
+func TestKnownClassesModelled(t *testing.T) {
+	opts := DecodeOptions{Classes: KnownClasses}
+	for name := range pathClasses {
+		data := []byte("\x80\x02cpathlib\n" + name + "\nX\x04\x00\x00\x00/tmp\x85R.")
+		var p Path
+		require.NoError(t, opts.Unmarshal(data, &p), name)
+		assert.Equal(t, Path("/tmp"), p, name)
+	}
+}
