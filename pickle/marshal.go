@@ -136,12 +136,9 @@ func sortedKeys(rv reflect.Value) []reflect.Value {
 // saveMapTupleKeys writes a map whose keys are arrays or structs, as a dict
 // with tuple keys.
 func (e *encoder) saveMapTupleKeys(rv reflect.Value, aliases []memoKey) error {
-	var key memoKey
-	if !rv.IsNil() {
-		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
-		if e.lookup(key) {
-			return nil
-		}
+	key := mapKey(rv)
+	if e.lookup(key) {
+		return nil
 	}
 	if err := e.enter(); err != nil {
 		return err
@@ -164,12 +161,9 @@ func (e *encoder) saveMapTupleKeys(rv reflect.Value, aliases []memoKey) error {
 
 // saveMapSet writes a map[K]struct{} as a Python set of its keys.
 func (e *encoder) saveMapSet(rv reflect.Value, aliases []memoKey) error {
-	var key memoKey
-	if !rv.IsNil() {
-		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
-		if e.lookup(key) {
-			return nil
-		}
+	key := mapKey(rv)
+	if e.lookup(key) {
+		return nil
 	}
 	if err := e.enter(); err != nil {
 		return err

@@ -159,6 +159,15 @@ func typePtr(t reflect.Type) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
 }
 
+// mapKey is the memo key of map rv; a nil map has none, as each one is
+// written as a new empty dict.
+func mapKey(rv reflect.Value) memoKey {
+	if rv.IsNil() {
+		return memoKey{}
+	}
+	return memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
+}
+
 func (e *encoder) saveSliceRV(rv reflect.Value, aliases []memoKey) error {
 	var key memoKey
 	n := rv.Len()
@@ -182,12 +191,9 @@ func (e *encoder) saveMapRV(rv reflect.Value, aliases []memoKey) error {
 	if done, err := e.saveStrMapFast(rv, aliases); done {
 		return err
 	}
-	var key memoKey
-	if !rv.IsNil() {
-		key = memoKey{p: rv.UnsafePointer(), t: typePtr(rv.Type()), k: kMap}
-		if e.lookup(key) {
-			return nil
-		}
+	key := mapKey(rv)
+	if e.lookup(key) {
+		return nil
 	}
 	if err := checkKeyType(rv.Type().Key()); err != nil {
 		return errAt(err, rv.Type())

@@ -21,12 +21,9 @@ type strPair[V any] struct {
 // value. It is saveMapRV for a map of type map[string]V, and must write
 // the same bytes.
 func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(V) error) error {
-	var key memoKey
-	if m != nil {
-		key = memoKey{p: reflect.ValueOf(m).UnsafePointer(), t: typePtr(reflect.TypeFor[map[string]V]()), k: kMap}
-		if e.lookup(key) {
-			return nil
-		}
+	key := mapKey(reflect.ValueOf(m))
+	if e.lookup(key) {
+		return nil
 	}
 	if err := e.enter(); err != nil {
 		return err
