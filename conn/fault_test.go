@@ -47,32 +47,8 @@ type faultDriver struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan []byte
-	stderr *faultTail
+	stderr *tailBuffer
 	done   chan struct{}
-}
-
-// faultTail keeps the last max bytes written to it: the end of a child's
-// output, for error messages.
-type faultTail struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *faultTail) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > b.max {
-		b.buf = b.buf[len(b.buf)-b.max:]
-	}
-	return len(p), nil
-}
-
-func (b *faultTail) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 // faultLine is one line a child of the driver prints.
@@ -95,7 +71,7 @@ func startFaultDriver(t *testing.T, p pymatrix.Interpreter) *faultDriver {
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	d := &faultDriver{p: p, cmd: cmd, stdin: stdin, lines: make(chan []byte, 16), stderr: &faultTail{max: 8192}, done: make(chan struct{})}
+	d := &faultDriver{p: p, cmd: cmd, stdin: stdin, lines: make(chan []byte, 16), stderr: &tailBuffer{max: 8192}, done: make(chan struct{})}
 	cmd.Stderr = d.stderr
 	require.NoError(t, cmd.Start())
 	go func() {

@@ -96,7 +96,8 @@ func (pp *pyPeer) read(t *testing.T, v any) {
 	}
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps the last max bytes written to it: the end of a child's
+// output, for error messages.
 type tailBuffer struct {
 	mu  sync.Mutex
 	buf []byte

@@ -317,7 +317,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 		p      pymatrix.Interpreter
 		cmd    *os.Process
 		out    chan []byte
-		stderr *faultTail
+		stderr *tailBuffer
 		n      int
 	}
 	var procs []*proc
@@ -331,7 +331,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 			strconv.Itoa(first), strconv.Itoa(n), strconv.FormatFloat(dur.Seconds(), 'f', 3, 64))
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
-		pr := &proc{p: p, out: make(chan []byte, 1), stderr: &faultTail{max: 4096}, n: n}
+		pr := &proc{p: p, out: make(chan []byte, 1), stderr: &tailBuffer{max: 4096}, n: n}
 		cmd.Stderr = pr.stderr
 		require.NoError(t, cmd.Start())
 		pr.cmd = cmd.Process
@@ -403,7 +403,7 @@ func TestLoadPythonListenerGoClients(t *testing.T) {
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	stderr := &faultTail{max: 4096}
+	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	defer func() {

@@ -141,7 +141,7 @@ func netnsPair(t *testing.T) (a, b string) {
 type netnsProc struct {
 	cmd    *exec.Cmd
 	lines  chan map[string]any
-	output *faultTail
+	output *tailBuffer
 	done   chan error
 }
 
@@ -157,7 +157,7 @@ func netnsStartCmd(t *testing.T, ns string, cmd *exec.Cmd) *netnsProc {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	p := &netnsProc{cmd: cmd, lines: make(chan map[string]any, 8), output: &faultTail{max: 8192}, done: make(chan error, 1)}
+	p := &netnsProc{cmd: cmd, lines: make(chan map[string]any, 8), output: &tailBuffer{max: 8192}, done: make(chan error, 1)}
 	cmd.Stderr = p.output
 	require.NoError(t, cmd.Start(), "in %s", ns)
 	go func() {
