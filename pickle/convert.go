@@ -153,7 +153,7 @@ func pyDesc(v any) string {
 	case PersistentRef:
 		return "persistent id"
 	}
-	return pyTypeName(v)
+	return TypeName(v)
 }
 
 func (c *conv) enter() error {

@@ -967,7 +967,7 @@ func (d *decoder) appendTo(x int) error {
 			t.ListItems = append(t.ListItems, it.v)
 		}
 	default:
-		return fmt.Errorf("%w: APPEND to %s", ErrType, pyTypeName(d.val(target.v)))
+		return fmt.Errorf("%w: APPEND to %s", ErrType, TypeName(d.val(target.v)))
 	}
 	target.d = max(target.d, depth)
 	return nil
@@ -1075,7 +1075,7 @@ func (d *decoder) setItems(x int) error {
 		}
 		dict = t.DictItems
 	default:
-		return fmt.Errorf("%w: SETITEM on %s", ErrType, pyTypeName(d.val(target.v)))
+		return fmt.Errorf("%w: SETITEM on %s", ErrType, TypeName(d.val(target.v)))
 	}
 	if err := d.checkLen(dict.Len() + len(items)/2); err != nil {
 		return err
@@ -1206,7 +1206,7 @@ func (d *decoder) loadAdditems() error {
 	}
 	set, ok := target.v.(*Set)
 	if !ok {
-		return fmt.Errorf("%w: ADDITEMS on %s", ErrType, pyTypeName(d.val(target.v)))
+		return fmt.Errorf("%w: ADDITEMS on %s", ErrType, TypeName(d.val(target.v)))
 	}
 	if err := d.checkLen(set.Len() + len(items)); err != nil {
 		return err
@@ -1447,7 +1447,7 @@ func (d *decoder) loadReadonly() error {
 	case ByteArray:
 		t.v = PickleBuffer{Data: b, ReadOnly: true}
 	default:
-		return fmt.Errorf("%w: READONLY_BUFFER on %s", ErrBuffer, pyTypeName(t.v))
+		return fmt.Errorf("%w: READONLY_BUFFER on %s", ErrBuffer, TypeName(t.v))
 	}
 	return nil
 }
@@ -1477,10 +1477,10 @@ func (d *decoder) loadReduce() error {
 	}
 	t, ok := args.v.(Tuple)
 	if !ok {
-		return fmt.Errorf("%w: REDUCE arguments must be a tuple, not %s", ErrType, pyTypeName(d.val(args.v)))
+		return fmt.Errorf("%w: REDUCE arguments must be a tuple, not %s", ErrType, TypeName(d.val(args.v)))
 	}
 	if !isCallable(fn.v) {
-		return fmt.Errorf("%w: REDUCE on %s, which is not callable", ErrType, pyTypeName(d.val(fn.v)))
+		return fmt.Errorf("%w: REDUCE on %s, which is not callable", ErrType, TypeName(d.val(fn.v)))
 	}
 	if err := d.account(128); err != nil {
 		return err
@@ -1507,7 +1507,7 @@ func (d *decoder) loadNewobj(ex bool) error {
 		}
 		k, ok := kw.v.(*Dict)
 		if !ok {
-			return fmt.Errorf("%w: NEWOBJ_EX keyword arguments must be a dict, not %s", ErrType, pyTypeName(d.val(kw.v)))
+			return fmt.Errorf("%w: NEWOBJ_EX keyword arguments must be a dict, not %s", ErrType, TypeName(d.val(kw.v)))
 		}
 		kwargs, kd = k, kw.d
 	}
@@ -1521,10 +1521,10 @@ func (d *decoder) loadNewobj(ex bool) error {
 	}
 	t, ok := args.v.(Tuple)
 	if !ok {
-		return fmt.Errorf("%w: NEWOBJ arguments must be a tuple, not %s", ErrType, pyTypeName(d.val(args.v)))
+		return fmt.Errorf("%w: NEWOBJ arguments must be a tuple, not %s", ErrType, TypeName(d.val(args.v)))
 	}
 	if !isCallable(cls.v) {
-		return fmt.Errorf("%w: NEWOBJ class must be a class, not %s", ErrType, pyTypeName(d.val(cls.v)))
+		return fmt.Errorf("%w: NEWOBJ class must be a class, not %s", ErrType, TypeName(d.val(cls.v)))
 	}
 	if err := d.account(128); err != nil {
 		return err
@@ -1548,7 +1548,7 @@ func (d *decoder) loadBuild() error {
 	}
 	obj, ok := t.v.(*Object)
 	if !ok {
-		return fmt.Errorf("%w: BUILD on %s", ErrType, pyTypeName(d.val(t.v)))
+		return fmt.Errorf("%w: BUILD on %s", ErrType, TypeName(d.val(t.v)))
 	}
 	sv := d.val(state.v)
 	if sv == nil {
@@ -1612,7 +1612,7 @@ func (d *decoder) loadObj() error {
 	}
 	cls := d.stack[k]
 	if !isCallable(cls.v) {
-		return fmt.Errorf("%w: OBJ class must be a class, not %s", ErrType, pyTypeName(d.val(cls.v)))
+		return fmt.Errorf("%w: OBJ class must be a class, not %s", ErrType, TypeName(d.val(cls.v)))
 	}
 	args, depth, err := d.items(d.stack[k+1:])
 	if err != nil {

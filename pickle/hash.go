@@ -34,16 +34,27 @@ func (e *keyError) Error() string { return e.msg }
 func (e *keyError) Unwrap() error { return ErrUnhashable }
 
 func unhashable(v any) error {
-	return &keyError{fmt.Sprintf("unhashable type %s", pyTypeName(v))}
+	return &keyError{fmt.Sprintf("unhashable type %s", TypeName(v))}
 }
 
 var errKeyTooComplex = &keyError{"key nested too deeply or too large to hash"}
 
-// pyTypeName names v's Python type, for error messages.
-func pyTypeName(v any) string {
+// TypeName returns Python's name for the type of v, a value of this
+// package's model ("int", "str", "list", "dict", ...), as Python's
+// type(v).__name__ gives it; an instance of any class is "object", and a
+// Go value outside the model its Go type.
+func TypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "NoneType"
+	case bool:
+		return "bool"
+	case int64, *big.Int:
+		return "int"
+	case float64:
+		return "float"
+	case complex128:
+		return "complex"
 	case []any:
 		return "list"
 	case *Dict, map[any]any:

@@ -331,11 +331,11 @@ func (p *literalParser) braced(depth int) (any, error) {
 		}
 		set := &pickle.Set{}
 		if err := set.Add(first); err != nil {
-			return nil, p.errorAt(keyPos, "unhashable type: '%s'", pyTypeName(first))
+			return nil, p.errorAt(keyPos, "unhashable type: '%s'", pickle.TypeName(first))
 		}
 		for _, x := range rest {
 			if err := set.Add(x); err != nil {
-				return nil, p.errorAt(keyPos, "unhashable type: '%s' in a set", pyTypeName(x))
+				return nil, p.errorAt(keyPos, "unhashable type: '%s' in a set", pickle.TypeName(x))
 			}
 		}
 		return set, nil
@@ -348,7 +348,7 @@ func (p *literalParser) braced(depth int) (any, error) {
 			return nil, err
 		}
 		if err := d.Set(first, v); err != nil {
-			return nil, p.errorAt(keyPos, "unhashable type: '%s' as a dict key", pyTypeName(first))
+			return nil, p.errorAt(keyPos, "unhashable type: '%s' as a dict key", pickle.TypeName(first))
 		}
 		p.skipSpace()
 		switch p.peek() {
@@ -374,39 +374,6 @@ func (p *literalParser) braced(depth int) (any, error) {
 		}
 		p.pos--
 	}
-}
-
-// pyTypeName is Python's name for the type of a value of the model.
-func pyTypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "NoneType"
-	case bool:
-		return "bool"
-	case int64, *big.Int:
-		return "int"
-	case float64:
-		return "float"
-	case complex128:
-		return "complex"
-	case string:
-		return "str"
-	case []byte:
-		return "bytes"
-	case pickle.ByteArray:
-		return "bytearray"
-	case []any:
-		return "list"
-	case pickle.Tuple:
-		return "tuple"
-	case *pickle.Dict:
-		return "dict"
-	case *pickle.Set:
-		return "set"
-	case *pickle.FrozenSet:
-		return "frozenset"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // name reads a word: a constant (None, True, False; null, true, false as
@@ -494,7 +461,7 @@ var calls = map[string]func(args []any) (any, error){
 				return f, nil
 			}
 		}
-		return nil, fmt.Errorf("needs a number or a string, not %s", pyTypeName(args[0]))
+		return nil, fmt.Errorf("needs a number or a string, not %s", pickle.TypeName(args[0]))
 	},
 	"complex": func(args []any) (any, error) {
 		if len(args) > 2 {
@@ -504,7 +471,7 @@ var calls = map[string]func(args []any) (any, error){
 		for i, a := range args {
 			f, ok := realValue(a)
 			if _, isComplex := a.(complex128); !ok || isComplex {
-				return nil, fmt.Errorf("needs real numbers, not %s", pyTypeName(a))
+				return nil, fmt.Errorf("needs real numbers, not %s", pickle.TypeName(a))
 			}
 			parts[i] = f
 		}
@@ -548,7 +515,7 @@ func iterable(args []any) ([]any, error) {
 		}
 		return items, nil
 	}
-	return nil, fmt.Errorf("'%s' object is not iterable", pyTypeName(args[0]))
+	return nil, fmt.Errorf("'%s' object is not iterable", pickle.TypeName(args[0]))
 }
 
 // bytesArg returns the content of bytes(x) or bytearray(x): x is bytes,
@@ -578,7 +545,7 @@ func bytesArg(args []any) ([]byte, error) {
 	case string:
 		return nil, fmt.Errorf("a str needs an encoding, which is not supported: write b'...'")
 	default:
-		return nil, fmt.Errorf("cannot make bytes from %s", pyTypeName(a))
+		return nil, fmt.Errorf("cannot make bytes from %s", pickle.TypeName(a))
 	}
 	out := make([]byte, len(list))
 	for i, x := range list {

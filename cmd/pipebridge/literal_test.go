@@ -190,7 +190,7 @@ func TestParseLiteralTypes(t *testing.T) {
 	for in, want := range map[string]string{"{}": "dict", "{1: 2}": "dict", "{1}": "set", "set()": "set", "frozenset()": "frozenset"} {
 		v, _, err := parseLiteral(in)
 		require.NoError(t, err)
-		assert.Equal(t, want, pyTypeName(v), in)
+		assert.Equal(t, want, pickle.TypeName(v), in)
 	}
 	neg, _, err := parseLiteral("-0.0")
 	require.NoError(t, err)
