@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ func numpyPython(t *testing.T) pymatrix.Interpreter {
 		}
 		t.Logf("numpy %s with Python %s.%s (%s)", f[2], f[0], f[1], path)
 		return pymatrix.Interpreter{Path: path, Version: f[0] + "." + f[1], Major: major, Minor: minor}
+	}
+	if os.Getenv("PIPEBRIDGE_REQUIRE_NUMPY") != "" {
+		t.Fatal("PIPEBRIDGE_REQUIRE_NUMPY is set but no Python imports numpy")
 	}
 	t.Skip("no Python with numpy: install Debian's python3-numpy (apt-get install python3-numpy), as .ci/run does")
 	return pymatrix.Interpreter{}
