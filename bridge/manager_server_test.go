@@ -241,10 +241,12 @@ func TestManagerPythonCallsGo(t *testing.T) {
 }
 
 func TestManagerPythonWrongKey(t *testing.T) {
+	ran := 0
 	for _, py := range pymatrix.Find(t) {
 		if py.Major != 2 && !py.AtLeast(3, 12) {
 			continue // the oldest and the modern handshakes
 		}
+		ran++
 		t.Run("py"+py.Short(), func(t *testing.T) {
 			g := startGoManager(t, "@pipebridge-manager-test-"+py.Short()+fmt.Sprint(time.Now().UnixNano()), nil)
 			got := runPyClient(t, py, g.addr, "wrongkey")
@@ -257,6 +259,7 @@ func TestManagerPythonWrongKey(t *testing.T) {
 			}
 		})
 	}
+	assert.NotZero(t, ran, "no Python 2.7 or 3.12+ found: the wrong-key handshake went unchecked")
 }
 
 // A Go client of a Go server: the protocol both ways in one process.
