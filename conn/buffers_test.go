@@ -71,6 +71,8 @@ func TestSendBuffersSameWire(t *testing.T) {
 			var v any
 			require.NoError(t, r.Recv(&v), "value %d", i)
 		}
+		var extra any
+		require.Equal(t, io.EOF, r.Recv(&extra), "one frame per Send, and nothing else")
 	}
 }
 

@@ -81,8 +81,9 @@ func startFaultDriver(t *testing.T, p pymatrix.Interpreter) *faultDriver {
 			d.lines <- append([]byte(nil), sc.Bytes()...)
 		}
 	}()
+	var waitErr error
 	go func() {
-		cmd.Wait()
+		waitErr = cmd.Wait()
 		close(d.done)
 	}()
 	t.Cleanup(func() {
@@ -90,11 +91,19 @@ func startFaultDriver(t *testing.T, p pymatrix.Interpreter) *faultDriver {
 		d.stdin.Close()
 		select {
 		case <-d.done:
+			assert.NoError(t, waitErr, "python %s: the driver failed; stderr:\n%s", p.Version, d.stderr)
 		case <-time.After(5 * time.Second):
 			d.cmd.Process.Kill()
 			<-d.done
+			t.Errorf("python %s: the driver did not exit at the end of its input; stderr:\n%s", p.Version, d.stderr)
 		}
-		for range d.lines {
+		// A child that failed after the test stopped listening still
+		// counts.
+		for b := range d.lines {
+			var l faultLine
+			if err := json.Unmarshal(b, &l); err != nil || l.Error != "" {
+				t.Errorf("python %s: left unread: %s", p.Version, b)
+			}
 		}
 	})
 	require.True(t, d.next(t).Ready)

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,6 +252,10 @@ func loadServe(c *Conn, tally *loadTally) {
 				tally.fail("server: message %d: bad checksum or order: %.80v", i, f)
 				return
 			}
+			if err := loadCheckMixed(f[4]); err != nil {
+				tally.fail("server: message %d: %v", i, err)
+				return
+			}
 			if err := c.Send([]any{cid, seq, sum}); err != nil {
 				tally.fail("server: answer %d: %v", i, err)
 				return
@@ -294,6 +299,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 
 	tally := newLoadTally()
 	var served sync.WaitGroup
+	var accepted atomic.Int64
 	served.Add(1)
 	go func() {
 		defer served.Done()
@@ -306,6 +312,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 				tally.fail("accept: %v", err)
 				continue
 			}
+			accepted.Add(1)
 			served.Add(1)
 			go func() { defer served.Done(); loadServe(c, tally) }()
 		}
@@ -317,6 +324,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 		p      pymatrix.Interpreter
 		cmd    *os.Process
 		out    chan []byte
+		exit   error // cmd.Wait's, set before out is sent on
 		stderr *tailBuffer
 		n      int
 	}
@@ -336,8 +344,11 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 		require.NoError(t, cmd.Start())
 		pr.cmd = cmd.Process
 		go func() {
-			b, _ := io.ReadAll(stdout)
-			cmd.Wait()
+			b, err := io.ReadAll(stdout)
+			pr.exit = cmd.Wait()
+			if err != nil && pr.exit == nil {
+				pr.exit = err
+			}
 			pr.out <- b
 		}()
 		t.Cleanup(func() { cmd.Process.Kill() })
@@ -361,9 +372,11 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 		case <-time.After(dur + 60*time.Second):
 			t.Fatalf("python %s clients did not finish; stderr:\n%s", pr.p.Version, pr.stderr)
 		}
+		require.NoError(t, pr.exit, "python %s clients; stderr:\n%s", pr.p.Version, pr.stderr)
 		var s loadSummary
 		require.NoError(t, json.Unmarshal(b, &s), "python %s printed %q; stderr:\n%s", pr.p.Version, b, pr.stderr)
 		assert.Zero(t, s.Errors, "python %s: %s", pr.p.Version, s.FirstError)
+		assert.Equal(t, pr.n, s.Clients, "python %s ran another number of clients", pr.p.Version)
 		py.Messages += s.Messages
 		py.Bytes += s.Bytes
 		for k, v := range s.PerClient {
@@ -378,6 +391,7 @@ func TestLoadGoListenerPythonClients(t *testing.T) {
 	served.Wait()
 
 	assert.Empty(t, tally.errs)
+	assert.Equal(t, int64(loadClients), accepted.Load(), "connections the Listener accepted")
 	loadSameCounts(t, py.PerClient, tally)
 	assert.Equal(t, py.Messages, tally.total())
 	goHWM := loadProcKiB("self", "VmHWM")
@@ -410,13 +424,15 @@ func TestLoadPythonListenerGoClients(t *testing.T) {
 		// Reading is over: the Listener may exit, and is made to if it
 		// does not.
 		stdin.Close()
-		waited := make(chan struct{})
-		go func() { cmd.Wait(); close(waited) }()
+		waited := make(chan error, 1)
+		go func() { waited <- cmd.Wait() }()
 		select {
-		case <-waited:
+		case err := <-waited:
+			assert.NoError(t, err, "python %s Listener; stderr:\n%s", p.Version, stderr)
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-waited
+			t.Errorf("python %s Listener did not exit; stderr:\n%s", p.Version, stderr)
 		}
 	}()
 	lines := bufio.NewReader(stdout)
@@ -572,4 +588,26 @@ func loadSameCounts(t *testing.T, py map[string]int, tally *loadTally) {
 func loadEq(v any, want int64) bool {
 	got, ok := loadInt(v)
 	return ok && got == want
+}
+
+// loadCheckMixed checks the MIXED dict of load_peer.py as Go decoded it.
+func loadCheckMixed(v any) error {
+	d, ok := v.(*pickle.Dict)
+	if !ok || d.Len() != 5 {
+		return fmt.Errorf("MIXED is %T %v, want a dict of 5 entries", v, v)
+	}
+	get := func(k string) any { x, _ := d.Get(k); return x }
+	want := map[string]any{
+		"s":   "h\u00e9llo",
+		"f":   1.5,
+		"l":   []any{int64(1), nil, true, false},
+		"big": new(big.Int).Lsh(big.NewInt(1), 70),
+		"t":   pickle.Tuple{int64(7), "x"},
+	}
+	for k, w := range want {
+		if !pickle.Equal(w, get(k)) {
+			return fmt.Errorf("MIXED[%q] is %#v, want %#v", k, get(k), w)
+		}
+	}
+	return nil
 }

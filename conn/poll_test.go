@@ -60,13 +60,21 @@ func TestPollKeepsUserDeadline(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Close()
 	defer b.Close()
-	require.NoError(t, b.SetReadDeadline(time.Now().Add(80*time.Millisecond)))
+	start := time.Now()
+	require.NoError(t, b.SetReadDeadline(start.Add(80*time.Millisecond)))
 	ok, err := b.Poll(10 * time.Millisecond)
 	require.NoError(t, err)
 	assert.False(t, ok)
-	// The user's deadline is still the one in force.
+	// The user's deadline is still the one in force: not the Poll's own,
+	// which has passed (the receive would fail at once), and not none (it
+	// would wait for the message sent long after).
+	late := time.AfterFunc(2*time.Second, func() { a.SendBytes([]byte("late")) })
+	defer late.Stop()
 	_, err = b.RecvBytes()
+	elapsed := time.Since(start)
 	assert.True(t, isTimeout(err), "got %v", err)
+	assert.GreaterOrEqual(t, elapsed, 70*time.Millisecond, "the receive timed out before the user's deadline")
+	assert.Less(t, elapsed, time.Second, "the receive outlived the user's deadline")
 }
 
 func TestResumeAfterTimeoutMidFrame(t *testing.T) {
@@ -226,9 +234,11 @@ func TestWait(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ready)
 
+	start := time.Now()
 	ready, err = Wait(ends, 30*time.Millisecond)
 	require.NoError(t, err)
 	assert.Empty(t, ready, "timeout with nothing ready")
+	assert.GreaterOrEqual(t, time.Since(start), 25*time.Millisecond, "Wait returned before its timeout")
 
 	go func() {
 		time.Sleep(20 * time.Millisecond)

@@ -5,7 +5,8 @@ Every client runs the same exchange, message after message, over one
 connection:
 
   even message i:  send((cid, i, text, crc32(text as UTF-8), MIXED))
-                   and expect back [cid, i, crc]
+                   and expect back [cid, i, crc]; the receiver checks MIXED
+                   (Go's clients send it without 't')
   odd message i:   send_bytes(pack('!III', cid, i, crc32(payload)) + payload)
                    and expect back the same bytes
 
@@ -39,6 +40,8 @@ from multiprocessing import connection as mpc
 
 LETTERS = u'abcdefghijklmnopqrstuvwxyz0123456789 ' + u'\xe9\u20ac\u4e2d'
 MIXED = {u's': u'h\xe9llo', u'f': 1.5, u'l': [1, None, True, False], u'big': 2 ** 70, u't': (7, u'x')}
+# What load_test.go's Go clients send in MIXED's place: the same less 't'.
+GO_MIXED = dict((k, v) for k, v in MIXED.items() if k != u't')
 
 
 def crc(b):
@@ -149,6 +152,9 @@ def serve(c, tally):
                 cid, seq, text, sum_ = obj[0], obj[1], obj[2], obj[3]
                 if seq != i or crc(text.encode('utf-8')) != sum_:
                     tally.error('server: client %d message %d (expected %d): bad checksum or order' % (cid, seq, i))
+                    return
+                if obj[4] != GO_MIXED or [type(x) for x in obj[4][u'l']] != [int, type(None), bool, bool]:
+                    tally.error('server: client %d message %d: MIXED is %r' % (cid, seq, obj[4]))
                     return
                 c.send([cid, seq, sum_])
                 tally.add(cid, len(text))
