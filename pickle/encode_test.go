@@ -216,13 +216,15 @@ func TestEncodeOgrek(t *testing.T) {
 	d.Set("k", ogórek.Tuple{1, ogórek.Bytes("b")})
 	v := []any{ogórek.None{}, d, ogórek.ByteString("s"), ogórek.Class{Module: "copy_reg", Name: "_reconstructor"},
 		ogórek.Call{Callable: ogórek.Class{Module: "decimal", Name: "Decimal"}, Args: ogórek.Tuple{"1"}}, ogórek.Ref{Pid: "p"}}
-	got := roundTrip(t, v, 4)
 	want := []any{nil, mustDict("k", Tuple{1, []byte("b")}), ByteString("s"), Global{"copyreg", "_reconstructor"},
 		&Object{Callable: Global{"decimal", "Decimal"}, Args: Tuple{"1"}}, PersistentRef{ID: "p"}}
-	var back any
-	b, _ := Marshal(v)
-	require.NoError(t, DecodeOptions{Py2Str: Py2StrByteString}.Unmarshal(b, &back))
-	assert.True(t, Equal(want, back), "got %s", describe(got))
+	for p := -1; p <= HighestProtocol; p++ {
+		b, err := EncodeOptions{Protocol: p}.Marshal(v)
+		require.NoError(t, err, "protocol %d", p)
+		var back any
+		require.NoError(t, DecodeOptions{Py2Str: Py2StrByteString}.Unmarshal(b, &back), "protocol %d", p)
+		assert.True(t, Equal(want, back), "protocol %d: got %s", p, describe(back))
+	}
 }
 
 func TestToOgrek(t *testing.T) {
