@@ -197,8 +197,12 @@ func TestManagerPythonCallsGo(t *testing.T) {
 		assert.Equal(t, 10.0, got["scale"], "keyword arguments reach a Kwargs parameter")
 		assert.Equal(t, 2.5, got["scale_default"])
 		assert.Equal(t, []any{1.0, "two", map[string]any{"three": 3.0}, nil, true}, got["echo"])
-		assert.Equal(t, []any{0.0, 1.0, 2.0}, got["bytes"])
-		assert.Equal(t, []any{1.0, 2.0}, got["tuple"])
+		bytesType := "bytes"
+		if py.Major == 2 {
+			bytesType = "str"
+		}
+		assert.Equal(t, []any{bytesType, []any{0.0, 1.0, 2.0}}, got["bytes"])
+		assert.Equal(t, []any{"tuple", []any{1.0, 2.0}}, got["tuple"], "a tuple comes back a tuple")
 		assert.Equal(t, "1267650600228229401496703205376", got["big"])
 		assert.Equal(t, []any{"ZeroDivisionError", "division by zero"}, got["zero_division"], "a PythonError is raised as its class")
 		assert.Equal(t, []any{"RuntimeError", "it broke"}, got["go_error"], "another error is raised as RuntimeError")
