@@ -26,6 +26,7 @@ import collections
 import datetime
 import decimal
 import fractions
+import math
 import pickle
 import sys
 import uuid
@@ -145,7 +146,8 @@ def same(a, b):
     if isinstance(a, float):
         if a != a and b != b:
             return None
-        return None if a == b else '%r != %r' % (a, b)
+        same_sign = math.copysign(1, a) == math.copysign(1, b)
+        return None if a == b and same_sign else '%r != %r' % (a, b)
     if isinstance(a, decimal.Decimal):
         return None if str(a) == str(b) else '%s != %s' % (a, b)
     if isinstance(a, datetime.datetime) or isinstance(a, datetime.time):
@@ -180,7 +182,12 @@ def same(a, b):
             return 'order %r != %r' % (list(a), list(b))
         if set(a.keys()) != set(b.keys()):
             return 'keys %r != %r' % (sorted(a.keys()), sorted(b.keys()))
+        bkeys = dict((k, k) for k in b)
         for k in a:
+            # Equal keys of other types (1 and 1.0, str and unicode) differ.
+            r = same(k, bkeys[k])
+            if r:
+                return 'key %r: %s' % (k, r)
             r = same(a[k], b[k])
             if r:
                 return '[%r]: %s' % (k, r)
