@@ -98,9 +98,11 @@ def write_bytes(fd, sizes):
 
 if PY2:
     text = unicode  # noqa: F821
+    integer_types = (int, long)  # noqa: F821
     big = long  # noqa: F821
 else:
     text = str
+    integer_types = (int,)
     big = int
 
 # What the Go side sends, in order (see objectCorpus in integration_test.go).
@@ -127,10 +129,22 @@ EXPECTED = [
 
 
 def same(a, b):
+    """Whether a, which arrived, is b, types included: == alone takes True
+    for 1, 1 for 1.0 and [1] for (1,), and would hide a wrong type."""
     if isinstance(b, float) and b == 0.0:
         return isinstance(a, float) and a == 0.0 and str(a) == str(b)
     if PY2 and isinstance(b, text) and isinstance(a, str):
         return a.decode("utf-8") == b  # og-rek writes py2 str at protocol 2
+    if isinstance(b, bool) or isinstance(a, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(b, integer_types):
+        return isinstance(a, integer_types) and a == b  # 2.7: int or long
+    if type(a) is not type(b):
+        return False
+    if isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(b, dict):
+        return sorted(a.keys()) == sorted(b.keys()) and all(same(a[k], b[k]) for k in b)
     return a == b
 
 
