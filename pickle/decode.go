@@ -373,6 +373,50 @@ func (d *decoder) memoGet(idx int64) error {
 	return fmt.Errorf("%w: %d", ErrMemo, idx)
 }
 
+// memoizeTop is MEMOIZE: the top of the stack goes into the memo at the
+// next index. The common case, a dense memo with room, is done here; the
+// rest goes through memoPut.
+func (d *decoder) memoizeTop() error {
+	idx, n := d.memoLen, len(d.stack)
+	if idx != d.memoN || d.memoMap != nil || n <= d.fence || idx >= d.cfg.maxMemo {
+		return d.putTop(int64(idx))
+	}
+	if err := d.account(24); err != nil {
+		return err
+	}
+	var e *slot
+	if idx < memoChunkLen {
+		if idx >= len(d.memo0) {
+			d.memoGrow(int64(idx))
+		}
+		e = &d.memo0[idx]
+	} else {
+		j := idx - memoChunkLen
+		if j>>memoShift >= len(d.memo) {
+			d.memoGrow(int64(idx))
+		}
+		e = &d.memo[j>>memoShift][j&(memoChunkLen-1)]
+	}
+	*e = d.stack[n-1]
+	if e.v == nil {
+		e.v = memoNone
+	}
+	d.memoN++
+	d.memoLen++
+	return nil
+}
+
+// memoizeNext does a MEMOIZE that follows the value just pushed, as
+// protocol 4 writes after every str, without a turn of the decoding loop.
+func (d *decoder) memoizeNext() error {
+	if d.pos < len(d.data) && d.data[d.pos] == opMemoize {
+		d.opPos, d.op = d.pos, opMemoize
+		d.pos++
+		return d.memoizeTop()
+	}
+	return nil
+}
+
 func (d *decoder) putTop(idx int64) error {
 	t, err := d.top()
 	if err != nil {
@@ -416,9 +460,8 @@ func (d *decoder) run() (any, error) {
 				d.push(d.slabs.float(math.Float64frombits(binary.BigEndian.Uint64(b))), 0)
 			}
 		case opShortBinunicode:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.loadUnicode(uint64(b[0]))
+			if err = d.loadShortUnicode(); err == nil {
+				err = d.memoizeNext()
 			}
 		case opBinunicode:
 			var b []byte
@@ -441,7 +484,7 @@ func (d *decoder) run() (any, error) {
 				err = d.memoGet(int64(binary.LittleEndian.Uint32(b)))
 			}
 		case opMemoize:
-			err = d.putTop(int64(d.memoLen))
+			err = d.memoizeTop()
 		case opBinput:
 			var b []byte
 			if b, err = d.take(1); err == nil {
@@ -716,6 +759,30 @@ func (d *decoder) inInput(b []byte) bool {
 	start := uintptr(unsafe.Pointer(&d.data[0]))
 	p := uintptr(unsafe.Pointer(&b[0]))
 	return p >= start && p+uintptr(len(b)) <= start+uintptr(len(d.data))
+}
+
+// loadShortUnicode is SHORT_BINUNICODE, with short ASCII text checked
+// inline.
+func (d *decoder) loadShortUnicode() error {
+	if d.pos >= len(d.data) {
+		d.pos = len(d.data)
+		return ErrTruncated
+	}
+	n := int(d.data[d.pos])
+	if n > d.cfg.maxString {
+		d.pos++
+		return &LimitError{Limit: "MaxStringLen", Max: int64(d.cfg.maxString), Got: int64(n)}
+	}
+	if n > len(d.data)-d.pos-1 {
+		d.pos = len(d.data)
+		return ErrTruncated
+	}
+	b := d.data[d.pos+1 : d.pos+1+n]
+	d.pos += 1 + n
+	if !shortASCII(b) && !validPyUTF8(b) {
+		return fmt.Errorf("%w: str is not UTF-8", ErrSyntax)
+	}
+	return d.pushString(b)
 }
 
 func (d *decoder) loadUnicode(n uint64) error {

@@ -95,6 +95,11 @@ type encoder struct {
 	proto      int
 	buf        []byte
 	frameStart int // index of the current frame's reserved header; -1 if none
+	frameEnd   int // length of buf at which the current frame is full; MaxInt if none
+
+	// plain is set when no PersistentID hook sees each value and the
+	// protocol is binary: saveItem may then write common values inline.
+	plain bool
 
 	memo    pageMemo
 	strs    strMemo
@@ -176,6 +181,7 @@ func (e *encoder) dump(v any) error {
 // startFrame reserves room for the header of a new frame.
 func (e *encoder) startFrame() {
 	e.frameStart = len(e.buf)
+	e.frameEnd = e.frameStart + frameHeaderSize + frameSizeTarget
 	e.buf = append(e.buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
@@ -191,13 +197,13 @@ func (e *encoder) commitFrame() {
 		copy(e.buf[start:], e.buf[start+frameHeaderSize:])
 		e.buf = e.buf[:len(e.buf)-frameHeaderSize]
 	}
-	e.frameStart = -1
+	e.frameStart, e.frameEnd = -1, math.MaxInt
 }
 
 // boundary is called where CPython's pickler may end a frame: before each
 // value is saved.
 func (e *encoder) boundary() {
-	if e.frameStart >= 0 && len(e.buf)-e.frameStart-frameHeaderSize >= frameSizeTarget {
+	if len(e.buf) >= e.frameEnd {
 		e.commitFrame()
 		e.startFrame()
 	}
@@ -901,7 +907,7 @@ func (e *encoder) appendItems(l []any) error {
 
 // saveItem is save with the common scalars written inline.
 func (e *encoder) saveItem(v any) error {
-	if e.opts.PersistentID == nil && e.proto >= 1 {
+	if e.plain {
 		switch x := v.(type) {
 		case float64:
 			e.boundary()
@@ -940,6 +946,15 @@ func (e *encoder) saveItem(v any) error {
 		case string:
 			e.alias = nil
 			e.boundary()
+			// A string found again in the memo's hot cache, such as a
+			// key of many dicts, without the calls of saveStr.
+			if p := unsafe.StringData(x); len(x) > 0 && len(x) < strMaxLen {
+				h := &e.strs.hot[hotSlot(unsafe.Pointer(p))]
+				if h.p == unsafe.Pointer(p) && h.nk == uint32(len(x))<<8|uint32(kStr) {
+					e.memoGet(h.idx)
+					return nil
+				}
+			}
 			return e.saveStr(x, nil)
 		}
 	}

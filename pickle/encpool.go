@@ -1,6 +1,9 @@
 package pickle
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // Encoders are pooled: a small message then costs no allocation for the
 // encoder's state, whose memo tables would otherwise be built afresh for
@@ -18,7 +21,8 @@ func getEncoder(o *EncodeOptions, proto int, dst []byte) *encoder {
 	e.proto = proto
 	e.buf = dst
 	e.maxDepth = o.maxDepth()
-	e.frameStart = -1
+	e.frameStart, e.frameEnd = -1, math.MaxInt
+	e.plain = o.PersistentID == nil && proto >= 1
 	return e
 }
 

@@ -1,6 +1,9 @@
 package pickle
 
-import "unsafe"
+import (
+	"strings"
+	"unsafe"
+)
 
 // Bulk allocation for the decoder. Storing a float64, an int64, a string or
 // a slice in an interface normally allocates a small heap object for it;
@@ -55,7 +58,7 @@ type slabs struct {
 	tuples  []Tuple
 	nodes   []listNode
 	dicts   []Dict
-	arena   []byte
+	arena   strArena
 	items   []any
 	entries []dictEntry
 }
@@ -102,12 +105,7 @@ func (s *slabs) str(b []byte) any {
 	case n > arenaMaxChunk:
 		str = string(b)
 	default:
-		if cap(s.arena)-len(s.arena) < n {
-			s.arena = make([]byte, 0, max(nextChunk(cap(s.arena), 64, arenaSize), n))
-		}
-		off := len(s.arena)
-		s.arena = append(s.arena, b...)
-		str = unsafe.String(&s.arena[off], n)
+		str = s.arena.add(b)
 	}
 	return s.boxString(str)
 }
@@ -156,4 +154,39 @@ func (s *slabs) itemSlice(n int) []any {
 	off := len(s.items)
 	s.items = s.items[:off+n]
 	return s.items[off : off+n : off+n]
+}
+
+// strArena packs the bytes of many short strings into shared chunks. A
+// chunk is a strings.Builder's buffer, which is not zeroed when allocated
+// (every byte of it is written before it is read) and never moves: the
+// strings already taken from it stay valid as more are appended.
+type strArena struct {
+	b    *strings.Builder
+	last int // capacity of the last chunk
+}
+
+// add returns a string with the bytes of p, stored in the arena; p must
+// not be longer than arenaMaxChunk.
+func (a *strArena) add(p []byte) string {
+	a.room(len(p))
+	off := a.b.Len()
+	a.b.Write(p)
+	return a.b.String()[off:]
+}
+
+// addString is add for a string.
+func (a *strArena) addString(s string) string {
+	a.room(len(s))
+	off := a.b.Len()
+	a.b.WriteString(s)
+	return a.b.String()[off:]
+}
+
+// room makes sure the current chunk has room for n more bytes.
+func (a *strArena) room(n int) {
+	if a.b == nil || a.b.Cap()-a.b.Len() < n {
+		a.b = new(strings.Builder)
+		a.last = max(nextChunk(a.last, 64, arenaSize), n)
+		a.b.Grow(a.last)
+	}
 }

@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"encoding/binary"
 	"math"
 	"math/big"
 	"strconv"
@@ -339,6 +340,22 @@ func rawUnicodeEscapeDecode(s []byte) ([]byte, error) {
 
 // validPyUTF8 reports whether b is UTF-8 as Python's "surrogatepass"
 // decoder accepts it: valid UTF-8, plus encoded lone surrogates.
+// shortASCII reports whether b is ASCII, for b of at most 16 bytes, with
+// no call and no loop for 8 bytes or more; false means "not known".
+func shortASCII(b []byte) bool {
+	switch n := len(b); {
+	case n >= 8 && n <= 16:
+		return (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[n-8:]))&0x8080808080808080 == 0
+	case n < 8:
+		var acc byte
+		for _, c := range b {
+			acc |= c
+		}
+		return acc < 0x80
+	}
+	return false
+}
+
 func validPyUTF8(b []byte) bool {
 	if utf8.Valid(b) {
 		return true

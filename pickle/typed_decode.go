@@ -154,7 +154,7 @@ type tdec struct {
 	rootPtr unsafe.Pointer
 
 	alloc, allocMax int
-	arena           []byte
+	arena           strArena
 	lists           []tlist
 	words           []uint64
 	strs            []string
@@ -517,12 +517,7 @@ func (d *tdec) own(s string) (string, error) {
 	if n > arenaMaxChunk {
 		return string([]byte(s)), nil
 	}
-	if cap(d.arena)-len(d.arena) < n {
-		d.arena = make([]byte, 0, max(nextChunk(cap(d.arena), 64, arenaSize), n))
-	}
-	off := len(d.arena)
-	d.arena = append(d.arena, s...)
-	return unsafe.String(&d.arena[off], n), nil
+	return d.arena.addString(s), nil
 }
 
 // text returns a str slot's string, made the decoder's own (unless

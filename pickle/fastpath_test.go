@@ -1,0 +1,187 @@
+package pickle
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pipebridge/pipebridge/internal/pymatrix"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The decoder reads SHORT_BINUNICODE, and the MEMOIZE that protocol 4
+// writes after every str, on a path of its own (loadShortUnicode,
+// memoizeNext), and the encoder writes strings found in its hot cache
+// inline. These tests hold those paths to CPython.
+
+// shortStrCases returns protocol 4 pickles of a list holding one short
+// str twice, [s, s], for text of every length up to 20 with, at every
+// position, bytes Python accepts or refuses.
+func shortStrCases() [][]byte {
+	wrap := func(text []byte) []byte {
+		p := []byte{0x80, 4, opEmptyList, opMemoize, opMark, opShortBinunicode, byte(len(text))}
+		p = append(p, text...)
+		return append(p, opMemoize, opBinget, 1, opAppends, opStop)
+	}
+	inserts := [][]byte{
+		{0xff},                   // never UTF-8
+		{0xc3, 0xa9},             // é
+		{0xc3},                   // a lead byte without its continuation
+		{0xed, 0xa0, 0x80},       // a lone surrogate: Python's pickles allow it
+		{0xc0, 0x80},             // overlong
+		{0xf4, 0x90, 0x80, 0x80}, // beyond U+10FFFF
+		{0xf0, 0x9f, 0x98, 0x80}, // 😀
+		{0x80},                   // a continuation byte alone
+	}
+	var out [][]byte
+	for n := 0; n <= 20; n++ {
+		ascii := []byte(strings.Repeat("abcdefghij", 3)[:n])
+		out = append(out, wrap(ascii))
+		for i := 0; i < n; i++ {
+			for _, in := range inserts {
+				text := append(append(append([]byte(nil), ascii[:i]...), in...), ascii[i:]...)
+				if len(text) <= 255 {
+					out = append(out, wrap(text))
+				}
+			}
+		}
+	}
+	// Cut short anywhere, and MEMOIZE with nothing above the mark.
+	whole := wrap([]byte("hello world"))
+	for i := 3; i < len(whole); i++ {
+		out = append(out, whole[:i])
+	}
+	out = append(out,
+		[]byte{0x80, 4, opMark, opMemoize, opStop},
+		[]byte{0x80, 4, opShortBinunicode, 1, 'x', opMemoize, opMemoize, opBinget, 1, opStop},
+		[]byte{0x80, 4, opShortBinunicode, 1, 'x', opPop, opMemoize, opStop},
+	)
+	return out
+}
+
+// pyReencode runs each pickle through CPython: for one it loads, the
+// pickle of the value at protocol 4; for one it refuses, "".
+func pyReencode(t *testing.T, py pymatrix.Interpreter, pickles [][]byte) []string {
+	const script = `
+import sys, pickle, binascii, json
+for line in sys.stdin:
+    try:
+        v = pickle.loads(binascii.unhexlify(line.strip()))
+    except Exception:
+        print(json.dumps(""))
+        continue
+    print(json.dumps(binascii.hexlify(pickle.dumps(v, 4)).decode()))
+`
+	var in bytes.Buffer
+	for _, p := range pickles {
+		in.WriteString(hex.EncodeToString(p) + "\n")
+	}
+	cmd := py.Command("-c", script)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	var res []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var s string
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &s))
+		res = append(res, s)
+	}
+	require.Len(t, res, len(pickles), "one answer per pickle")
+	return res
+}
+
+func TestShortStrMatchesPython(t *testing.T) {
+	py := pymatrix.Newest(t)
+	cases := shortStrCases()
+	want := pyReencode(t, py, cases)
+	var loaded, refused int
+	for i, p := range cases {
+		var v any
+		err := Unmarshal(p, &v)
+		if want[i] == "" {
+			refused++
+			if assert.Error(t, err, "Python refuses % x", p) {
+				assert.True(t, errors.Is(err, ErrSyntax) || errors.Is(err, ErrTruncated) ||
+					errors.Is(err, ErrStackUnderflow) || errors.Is(err, ErrMark) || errors.Is(err, ErrMemo),
+					"% x: %v", p, err)
+			}
+			continue
+		}
+		loaded++
+		if !assert.NoError(t, err, "Python loads % x", p) {
+			continue
+		}
+		got, err := EncodeOptions{Protocol: 4}.Marshal(v)
+		require.NoError(t, err)
+		assert.Equal(t, want[i], hex.EncodeToString(got), "% x decoded and encoded again", p)
+	}
+	// Both outcomes must be well represented, or the test proves little.
+	t.Logf("%s: %d pickles loaded, %d refused", py.Short(), loaded, refused)
+	assert.Greater(t, loaded, 400)
+	assert.Greater(t, refused, 400)
+}
+
+func TestShortStrLimits(t *testing.T) {
+	p := []byte{0x80, 4, opShortBinunicode, 5, 'h', 'e', 'l', 'l', 'o', opMemoize, opStop}
+	var v any
+	err := DecodeOptions{MaxStringLen: 4}.Unmarshal(p, &v)
+	var le *LimitError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, "MaxStringLen", le.Limit)
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, int64(2), de.Offset, "the error is at the SHORT_BINUNICODE")
+	require.NoError(t, DecodeOptions{MaxStringLen: 5}.Unmarshal(p, &v))
+	assert.Equal(t, "hello", v)
+
+	// The MEMOIZE read along with the string is held to MaxMemo as
+	// one read on its own.
+	two := []byte{0x80, 4, opShortBinunicode, 1, 'a', opMemoize, opShortBinunicode, 1, 'b', opMemoize, opTuple2, opStop}
+	err = DecodeOptions{MaxMemo: 1}.Unmarshal(two, &v)
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, "MaxMemo", le.Limit)
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, int64(9), de.Offset, "the error is at the second MEMOIZE")
+	require.NoError(t, DecodeOptions{MaxMemo: 2}.Unmarshal(two, &v))
+	assert.Equal(t, Tuple{"a", "b"}, v)
+}
+
+// The encoder's inline path for strings in the hot cache writes what the
+// general path writes: a dict's keys repeated across many dicts come out
+// as GETs of the first, at every binary protocol, and Python reads the
+// result back equal.
+func TestHotStringsMatchPython(t *testing.T) {
+	py := pymatrix.Newest(t)
+	keys := []string{"id", "name", "tags"}
+	rows := make([]any, 300)
+	for i := range rows {
+		d := NewDict()
+		for _, k := range keys {
+			require.NoError(t, d.Set(k, []any{k, int64(i)}))
+		}
+		rows[i] = d
+	}
+	var pickles [][]byte
+	for proto := 1; proto <= 5; proto++ {
+		p, err := EncodeOptions{Protocol: proto}.Marshal(rows)
+		require.NoError(t, err)
+		// Each key is written once as text; every other use is a GET.
+		for _, k := range keys {
+			assert.Equal(t, 1, bytes.Count(p, []byte(k)), "protocol %d: %q", proto, k)
+		}
+		pickles = append(pickles, p)
+	}
+	// Python's own pickle of what it loaded is what Go writes at
+	// protocol 4.
+	want := pyReencode(t, py, pickles)
+	for i, w := range want {
+		require.NotEmpty(t, w, "Python refused the protocol %d pickle", i+1)
+	}
+	assert.Equal(t, hex.EncodeToString(pickles[3]), want[3])
+}
