@@ -1,11 +1,17 @@
 package pickle
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/format"
 	"math"
 	"math/big"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/pipebridge/pipebridge/internal/pymatrix"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,24 +19,97 @@ import (
 // The Go types of the standard library's classes, on their own; the
 // Python round trips are in typed_python_test.go.
 
-// Python 3.13's str(decimal.Decimal(s)).
-func TestDecimalString(t *testing.T) {
-	cases := map[string]string{
+// Python 3.13's str(decimal.Decimal(s)), and strings it refuses;
+// TestDecimalStringPython checks both tables against a live Python.
+var (
+	decimalStrings = map[string]string{
 		"1.50": "1.50", "-0": "-0", "0E-7": "0E-7", "1E+3": "1E+3", "123.456e-10": "1.23456E-8",
 		"-12345678901234567890.12345": "-12345678901234567890.12345", "0.000001": "0.000001",
 		"0.0000001": "1E-7", "1e6": "1E+6", ".5": "0.5", "5.": "5", "1_000": "1000", "inf": "Infinity",
 		"-Infinity": "-Infinity", "nan": "NaN", "sNaN12": "sNaN12", "-nan3": "-NaN3", "  7  ": "7",
 		"100E-2": "1.00", "1.23E+8": "1.23E+8",
 	}
-	for in, want := range cases {
+	// Not here: "1__0", "_1", "1_" and "1_.5", which ParseDecimal refuses
+	// but CPython (3.6 to 3.13, C and pure-Python decimal alike) accepts,
+	// dropping every underscore. The difference is reported; it is not a
+	// table of Python's behaviour to keep.
+	badDecimalStrings = []string{"", "1..2", "e5", "1e", "0x10", "NaNx", "--1"}
+)
+
+func TestDecimalString(t *testing.T) {
+	for in, want := range decimalStrings {
 		d, err := ParseDecimal(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, d.String(), in)
 	}
-	for _, bad := range []string{"", "1..2", "e5", "1e", "1__0", "_1", "1_", "1_.5", "0x10", "NaNx", "--1"} {
+	for _, bad := range badDecimalStrings {
 		_, err := ParseDecimal(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+// TestDecimalStringPython: the newest Python gives the strings of
+// decimalStrings and refuses badDecimalStrings, so the table is Python's.
+func TestDecimalStringPython(t *testing.T) {
+	p := pymatrix.Newest(t)
+	var in []string
+	for s := range decimalStrings {
+		in = append(in, s)
+	}
+	in = append(in, badDecimalStrings...)
+	got := runPythonJSON(t, p, `
+import decimal, json, sys
+out = {}
+for s in json.load(sys.stdin):
+    try:
+        out[s] = str(decimal.Decimal(s))
+    except decimal.InvalidOperation:
+        out[s] = None
+json.dump(out, sys.stdout)
+`, in)
+	require.Len(t, got, len(in))
+	for s, want := range decimalStrings {
+		assert.Equal(t, want, got[s], "str(Decimal(%q))", s)
+	}
+	for _, s := range badDecimalStrings {
+		assert.Nil(t, got[s], "Decimal(%q) is refused", s)
+	}
+}
+
+// runPythonJSON runs script under p with in as JSON on stdin and decodes
+// the JSON it prints into a map.
+func runPythonJSON(t *testing.T, p pymatrix.Interpreter, script string, in any) map[string]any {
+	t.Helper()
+	input, err := json.Marshal(in)
+	require.NoError(t, err)
+	cmd := p.Command("-c", script)
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "stderr:\n%s", stderr.String())
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	return got
+}
+
+// TestCompatTablesFresh: compat.go is what gen_compat.py makes from the
+// newest Python's _compat_pickle.
+func TestCompatTablesFresh(t *testing.T) {
+	p := pymatrix.Newest(t)
+	if !p.AtLeast(3, 13) {
+		t.Skipf("compat.go comes from Python 3.13's _compat_pickle; newest here is %s", p.Version)
+	}
+	cmd := p.Command("testdata/gen_compat.py")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "stderr:\n%s", stderr.String())
+	fresh, err := format.Source(out)
+	require.NoError(t, err)
+	have, err := os.ReadFile("compat.go")
+	require.NoError(t, err)
+	assert.Equal(t, string(fresh), string(have), "compat.go is stale: rerun gen_compat.py")
 }
 
 func TestDecimalConversions(t *testing.T) {
@@ -111,6 +190,27 @@ func TestWallTimeFold(t *testing.T) {
 		}
 		got := wallTime(2024, month, c.day, 2, 30, 0, 0, paris, c.fold)
 		assert.Equal(t, c.unix, got.Unix(), "%v fold=%v", month, c.fold)
+	}
+	// The table is zoneinfo's, when a Python that has it is here.
+	if p := pymatrix.Newest(t); p.AtLeast(3, 9) {
+		got := runPythonJSON(t, p, `
+import datetime, json, sys, zoneinfo
+paris = zoneinfo.ZoneInfo('Europe/Paris')
+out = {}
+for month, day, fold in json.load(sys.stdin):
+    out['%d %d %d' % (month, day, fold)] = datetime.datetime(2024, month, day, 2, 30, fold=fold, tzinfo=paris).timestamp()
+json.dump(out, sys.stdout)
+`, [][3]int{{3, 31, 0}, {3, 31, 1}, {10, 27, 0}, {10, 27, 1}})
+		for _, c := range cases {
+			month, fold := 3, 0
+			if c.day == 27 {
+				month = 10
+			}
+			if c.fold {
+				fold = 1
+			}
+			assert.Equal(t, float64(c.unix), got[fmt.Sprintf("%d %d %d", month, c.day, fold)], "Python's timestamp, %d/%d fold=%d", month, c.day, fold)
+		}
 	}
 	// The second of the repeated instants has fold set, and survives a
 	// round trip at protocol 4.
