@@ -44,12 +44,15 @@ func TestPyExampleGoCallsPythonManager(t *testing.T) {
 		cmd.Env = append(cmd.Env, "PIPEBRIDGE_AUTHKEY="+key)
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
 		exited := make(chan struct{}) // closed when the server has exited
+		var exitErr error             // cmd.Wait's, once exited is closed
 		lines := bufio.NewReader(stdout)
 		line, readErr := lines.ReadString('\n')
 		go func() {
-			cmd.Wait()
+			exitErr = cmd.Wait()
 			close(exited)
 		}()
 		t.Cleanup(func() {
@@ -97,6 +100,7 @@ func TestPyExampleGoCallsPythonManager(t *testing.T) {
 		require.NoError(t, m.Shutdown(ctx))
 		select {
 		case <-exited:
+			assert.NoError(t, exitErr, "the Python server's exit after shutdown; stderr:\n%s", &stderr)
 		case <-time.After(10 * time.Second):
 			t.Error("the Python server did not exit after shutdown")
 		}

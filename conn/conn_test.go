@@ -462,7 +462,14 @@ func TestConcurrentBothWays(t *testing.T) {
 					}
 					body, err := to.RecvBytes()
 					if err != nil {
-						return // closed once everything arrived
+						// Woken by the deadline once everything arrived;
+						// any other error is one.
+						got.mu.Lock()
+						if len(got.seen) != senders*each {
+							t.Errorf("receive with %d of %d messages in: %v", len(got.seen), senders*each, err)
+						}
+						got.mu.Unlock()
+						return
 					}
 					id := binary.BigEndian.Uint64(body[1:])
 					ok := body[0] == dir && len(body) == 9+int(uint32(id))%61
