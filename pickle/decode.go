@@ -373,6 +373,55 @@ func (d *decoder) memoGet(idx int64) error {
 	return fmt.Errorf("%w: %d", ErrMemo, idx)
 }
 
+// loadNumbers reads the BININT1, BININT2, BININT or BINFLOAT at opPos and
+// those that follow it, as long lists of numbers are written, in a loop of
+// its own that keeps its place in a register.
+func (d *decoder) loadNumbers() error {
+	data, pos := d.data, d.opPos
+	for pos < len(data) {
+		op := data[pos]
+		var v any
+		switch op {
+		case opBinint1:
+			if len(data)-pos < 2 {
+				return d.truncatedAt(pos)
+			}
+			v = int64(data[pos+1]) // boxed without allocating, as bytes are
+			pos += 2
+		case opBinint2:
+			if len(data)-pos < 3 {
+				return d.truncatedAt(pos)
+			}
+			v = d.slabs.int(int64(binary.LittleEndian.Uint16(data[pos+1:])))
+			pos += 3
+		case opBinint:
+			if len(data)-pos < 5 {
+				return d.truncatedAt(pos)
+			}
+			v = d.slabs.int(int64(int32(binary.LittleEndian.Uint32(data[pos+1:]))))
+			pos += 5
+		case opBinfloat:
+			if len(data)-pos < 9 {
+				return d.truncatedAt(pos)
+			}
+			v = d.slabs.float(math.Float64frombits(binary.BigEndian.Uint64(data[pos+1:])))
+			pos += 9
+		default:
+			d.pos = pos
+			return nil
+		}
+		d.push(v, 0)
+	}
+	d.pos = pos
+	return nil
+}
+
+// truncatedAt reports the opcode at pos cut short by the end of the input.
+func (d *decoder) truncatedAt(pos int) error {
+	d.opPos, d.op, d.pos = pos, d.data[pos], len(d.data)
+	return ErrTruncated
+}
+
 // memoizeTop is MEMOIZE: the top of the stack goes into the memo at the
 // next index. The common case, a dense memo with room, is done here; the
 // rest goes through memoPut.
@@ -439,26 +488,8 @@ func (d *decoder) run() (any, error) {
 		d.pos++
 		var err error
 		switch op {
-		case opBinint1:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				d.push(int64(b[0]), 0)
-			}
-		case opBinint2:
-			var b []byte
-			if b, err = d.take(2); err == nil {
-				d.push(d.slabs.int(int64(binary.LittleEndian.Uint16(b))), 0)
-			}
-		case opBinint:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				d.push(d.slabs.int(int64(int32(binary.LittleEndian.Uint32(b)))), 0)
-			}
-		case opBinfloat:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				d.push(d.slabs.float(math.Float64frombits(binary.BigEndian.Uint64(b))), 0)
-			}
+		case opBinint1, opBinint2, opBinint, opBinfloat:
+			err = d.loadNumbers()
 		case opShortBinunicode:
 			if err = d.loadShortUnicode(); err == nil {
 				err = d.memoizeNext()

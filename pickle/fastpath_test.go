@@ -185,3 +185,71 @@ func TestHotStringsMatchPython(t *testing.T) {
 	}
 	assert.Equal(t, hex.EncodeToString(pickles[3]), want[3])
 }
+
+// Runs of BININT1, BININT2, BININT and BINFLOAT are read in a loop of
+// their own (loadNumbers). Whole, the list decodes as Python reads it;
+// cut anywhere inside the run, the error names the opcode that was cut.
+func TestNumberRunsMatchPython(t *testing.T) {
+	py := pymatrix.Newest(t)
+	p := []byte{0x80, 4, opEmptyList, opMemoize, opMark}
+	var starts []int
+	add := func(op byte, arg ...byte) {
+		starts = append(starts, len(p))
+		p = append(append(p, op), arg...)
+	}
+	add(opBinint1, 0)
+	add(opBinint1, 255)
+	add(opBinint2, 0, 1)                          // 256
+	add(opBinint2, 0xff, 0xff)                    // 65535
+	add(opBinint, 0, 0, 1, 0)                     // 65536
+	add(opBinint, 0xff, 0xff, 0xff, 0xff)         // -1
+	add(opBinint, 0, 0, 0, 0x80)                  // -2**31
+	add(opBinfloat, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0) // 1.5
+	add(opBinfloat, 0x80, 0, 0, 0, 0, 0, 0, 0)    // -0.0
+	add(opBinint1, 7)
+	end := len(p)
+	p = append(p, opAppends, opStop)
+
+	want := pyReencode(t, py, [][]byte{p})
+	var v any
+	require.NoError(t, Unmarshal(p, &v))
+	assert.Equal(t, []any{int64(0), int64(255), int64(256), int64(65535), int64(65536), int64(-1), int64(-1 << 31), 1.5, negZero(), int64(7)}, v)
+	got, err := EncodeOptions{Protocol: 4}.Marshal(v)
+	require.NoError(t, err)
+	assert.Equal(t, want[0], hex.EncodeToString(got))
+
+	for cut := starts[0] + 1; cut < end; cut++ {
+		at := 0
+		for _, s := range starts {
+			if s < cut {
+				at = s
+			}
+		}
+		err := Unmarshal(p[:cut], &v)
+		require.ErrorIs(t, err, ErrTruncated, "cut at %d", cut)
+		var de *DecodeError
+		require.ErrorAs(t, err, &de)
+		if isOpBoundary(starts, cut) {
+			// The input ends between opcodes: no opcode was cut.
+			assert.Equal(t, int64(cut), de.Offset, "cut at %d", cut)
+			assert.Equal(t, byte(0), de.Opcode, "cut at %d", cut)
+			continue
+		}
+		assert.Equal(t, int64(at), de.Offset, "cut at %d", cut)
+		assert.Equal(t, p[at], de.Opcode, "cut at %d", cut)
+	}
+}
+
+func isOpBoundary(starts []int, pos int) bool {
+	for _, s := range starts {
+		if s == pos {
+			return true
+		}
+	}
+	return false
+}
+
+func negZero() float64 {
+	z := 0.0
+	return -z
+}
