@@ -84,12 +84,24 @@ def failure(e):
     return {'ok': False, 'error': type(e).__name__, 'msg': repr(e)}
 
 
+def same(a, b):
+    """a == b, types included: == alone takes True or 1.0 for 1, and in
+    Python 2 a unicode for an ASCII str, so a wrong type from Go would pass."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(b, dict):
+        return sorted(a.keys()) == sorted(b.keys()) and all(same(a[k], b[k]) for k in b)
+    return a == b
+
+
 def exchange(c):
     """The conversation after the handshake; Go plays the other half."""
     if not c.poll(10):
         raise RuntimeError('nothing from Go within 10 s')
     got = c.recv()
-    if got != FROM_GO:
+    if not same(got, FROM_GO):
         c.send(['mismatch', repr(got)])
         raise RuntimeError('unexpected object from Go: %r' % (got,))
     c.send([u'ok', got[1]])
