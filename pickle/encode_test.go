@@ -114,7 +114,8 @@ func TestAppendMarshal(t *testing.T) {
 	out, err := EncodeOptions{}.AppendMarshal(dst, []any{1, "x"})
 	require.NoError(t, err)
 	assert.Equal(t, "abc", string(out[:3]))
-	want, _ := Marshal([]any{1, "x"})
+	want, err := Marshal([]any{1, "x"})
+	require.NoError(t, err)
 	assert.Equal(t, want, out[3:])
 }
 
@@ -184,7 +185,8 @@ func TestEncodeMapOrder(t *testing.T) {
 	first, err := Marshal(m)
 	require.NoError(t, err)
 	for i := 0; i < 20; i++ {
-		again, _ := Marshal(m)
+		again, err := Marshal(m)
+		require.NoError(t, err)
 		require.Equal(t, first, again)
 	}
 	got := roundTrip(t, map[any]int{"b": 1, 2: 2, 1.5: 3, "a": 4, nil: 5}, 4).(*Dict)

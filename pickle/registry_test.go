@@ -132,7 +132,8 @@ func TestUnknownClasses(t *testing.T) {
 	require.NoError(t, DecodeOptions{Registry: r}.Unmarshal(circle, &c))
 	assert.Equal(t, rgCircle{3}, c)
 	// A plain dict decodes into it, as into any struct.
-	plain, _ := Marshal(mustDict("r", 4.0))
+	plain, err := Marshal(mustDict("r", 4.0))
+	require.NoError(t, err)
 	require.NoError(t, DecodeOptions{Registry: r}.Unmarshal(plain, &c))
 	assert.Equal(t, rgCircle{4}, c)
 }

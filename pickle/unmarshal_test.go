@@ -289,12 +289,13 @@ func TestUnmarshalSharedPointers(t *testing.T) {
 }
 
 func TestUnmarshalTargets(t *testing.T) {
-	data, _ := Marshal(1)
+	data, err := Marshal(1)
+	require.NoError(t, err)
 	var i int
 	assert.ErrorIs(t, Unmarshal(data, i), ErrUnsupportedTarget)
 	assert.ErrorIs(t, Unmarshal(data, (*int)(nil)), ErrUnsupportedTarget)
 	var ch chan int
-	err := Unmarshal(data, &ch)
+	err = Unmarshal(data, &ch)
 	var te *UnmarshalTypeError
 	require.ErrorAs(t, err, &te)
 	var ut *UnsupportedTypeError
@@ -342,7 +343,8 @@ func TestMarshalerUnmarshaler(t *testing.T) {
 	require.NoError(t, Unmarshal(data, &back))
 	assert.Equal(t, h, back)
 
-	bad, _ := Marshal(mustDict("C", "x"))
+	bad, err := Marshal(mustDict("C", "x"))
+	require.NoError(t, err)
 	err = Unmarshal(bad, &back)
 	assert.EqualError(t, err, "pickle: cannot unmarshal Python str into Go field Holder.C of type pickle.tCustom: want a pair")
 }
