@@ -171,46 +171,28 @@ func TestUUID(t *testing.T) {
 	assert.Equal(t, u, back)
 }
 
-// PEP 495 as Python's zoneinfo applies it, on the wall times that Paris
+// foldCases: datetime(2024, m, day, 2, 30, fold=fold,
+// tzinfo=ZoneInfo('Europe/Paris')).timestamp() on the wall times that Paris
 // skips (2024-03-31 02:30) and repeats (2024-10-27 02:30).
+var foldCases = []struct {
+	day  int
+	fold bool
+	unix int64
+}{
+	{31, false, 1711848600}, {31, true, 1711845000},
+	{27, false, 1729989000}, {27, true, 1729992600},
+}
+
+// PEP 495 as Python's zoneinfo applies it.
 func TestWallTimeFold(t *testing.T) {
 	paris := mustLoc(t, "Europe/Paris")
-	cases := []struct {
-		day  int
-		fold bool
-		unix int64 // datetime(2024, m, day, 2, 30, fold=fold, tzinfo=ZoneInfo('Europe/Paris')).timestamp()
-	}{
-		{31, false, 1711848600}, {31, true, 1711845000},
-		{27, false, 1729989000}, {27, true, 1729992600},
-	}
-	for _, c := range cases {
+	for _, c := range foldCases {
 		month := time.March
 		if c.day == 27 {
 			month = time.October
 		}
 		got := wallTime(2024, month, c.day, 2, 30, 0, 0, paris, c.fold)
 		assert.Equal(t, c.unix, got.Unix(), "%v fold=%v", month, c.fold)
-	}
-	// The table is zoneinfo's, when a Python that has it is here.
-	if p := pymatrix.Newest(t); p.AtLeast(3, 9) {
-		got := runPythonJSON(t, p, `
-import datetime, json, sys, zoneinfo
-paris = zoneinfo.ZoneInfo('Europe/Paris')
-out = {}
-for month, day, fold in json.load(sys.stdin):
-    out['%d %d %d' % (month, day, fold)] = datetime.datetime(2024, month, day, 2, 30, fold=fold, tzinfo=paris).timestamp()
-json.dump(out, sys.stdout)
-`, [][3]int{{3, 31, 0}, {3, 31, 1}, {10, 27, 0}, {10, 27, 1}})
-		for _, c := range cases {
-			month, fold := 3, 0
-			if c.day == 27 {
-				month = 10
-			}
-			if c.fold {
-				fold = 1
-			}
-			assert.Equal(t, float64(c.unix), got[fmt.Sprintf("%d %d %d", month, c.day, fold)], "Python's timestamp, %d/%d fold=%d", month, c.day, fold)
-		}
 	}
 	// The second of the repeated instants has fold set, and survives a
 	// round trip at protocol 4.
@@ -222,6 +204,32 @@ json.dump(out, sys.stdout)
 	var back time.Time
 	require.NoError(t, Unmarshal(data, &back))
 	assert.True(t, back.Equal(second))
+}
+
+// TestWallTimeFoldPython: foldCases are the newest Python's zoneinfo's.
+func TestWallTimeFoldPython(t *testing.T) {
+	p := pymatrix.Newest(t)
+	if !p.AtLeast(3, 9) {
+		t.Skipf("zoneinfo needs Python 3.9; newest here is %s", p.Version)
+	}
+	got := runPythonJSON(t, p, `
+import datetime, json, sys, zoneinfo
+paris = zoneinfo.ZoneInfo('Europe/Paris')
+out = {}
+for month, day, fold in json.load(sys.stdin):
+    out['%d %d %d' % (month, day, fold)] = datetime.datetime(2024, month, day, 2, 30, fold=fold, tzinfo=paris).timestamp()
+json.dump(out, sys.stdout)
+`, [][3]int{{3, 31, 0}, {3, 31, 1}, {10, 27, 0}, {10, 27, 1}})
+	for _, c := range foldCases {
+		month, fold := 3, 0
+		if c.day == 27 {
+			month = 10
+		}
+		if c.fold {
+			fold = 1
+		}
+		assert.Equal(t, float64(c.unix), got[fmt.Sprintf("%d %d %d", month, c.day, fold)], "Python's timestamp, %d/%d fold=%d", month, c.day, fold)
+	}
 }
 
 func TestTimeEncodings(t *testing.T) {
