@@ -18,6 +18,7 @@ import (
 
 	ogórek "github.com/kisielk/og-rek"
 	"github.com/pipebridge/pipebridge/internal/pymatrix"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -369,4 +370,42 @@ func TestCompareCPython(t *testing.T) {
 		runtime.GC()
 	}
 	w.Flush()
+}
+
+// TestBenchPayloadsMatchPython checks that Go encodes each benchmark
+// payload to exactly the bytes CPython's pickle.dumps writes at protocol
+// 4 (frames, memo and all), so that the benchmarks time both on the same
+// pickle. It runs every Python 3 interpreter's bench.py --digests.
+func TestBenchPayloadsMatchPython(t *testing.T) {
+	digests := map[string]string{}
+	for _, p := range benchPayloads {
+		b, err := Marshal(p.build())
+		require.NoError(t, err)
+		sum := sha256.Sum256(b)
+		digests[p.name] = hex.EncodeToString(sum[:])
+	}
+	for _, py := range pymatrix.Find(t) {
+		if py.Major < 3 {
+			continue // Python 2 has no protocol 4
+		}
+		t.Run("py"+py.Short(), func(t *testing.T) {
+			t.Parallel()
+			out, err := py.Command("testdata/bench.py", "--digests").Output()
+			require.NoError(t, err)
+			seen := 0
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				var f cpythonFigures
+				require.NoError(t, json.Unmarshal([]byte(line), &f))
+				seen++
+				if f.Name == "bytes" && !py.AtLeast(3, 7) {
+					// Python 3.6 writes a large bytes inside its frame;
+					// 3.7 and later, and Go, outside any frame.
+					assert.NotEqual(t, digests[f.Name], f.SHA256)
+					continue
+				}
+				assert.Equal(t, digests[f.Name], f.SHA256, "%s: Go's pickle differs from Python %s's", f.Name, f.Python)
+			}
+			assert.Equal(t, len(benchPayloads), seen)
+		})
+	}
 }

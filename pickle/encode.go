@@ -895,14 +895,60 @@ func (e *encoder) appendItems(l []any) error {
 	for i := 0; i < n; {
 		e.buf = append(e.buf, opMark)
 		end := min(n, i+batchSize)
-		for ; i < end; i++ {
+		for i < end {
+			if k := e.appendNumbers(l[i:end]); k > 0 {
+				i += k
+				continue
+			}
 			if err := e.saveItem(l[i]); err != nil {
 				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
 			}
+			i++
 		}
 		e.buf = append(e.buf, opAppends)
 	}
 	return nil
+}
+
+// appendNumbers writes the float64 and int32-range int64 items at the
+// start of l, as saveItem would, in a loop that keeps the buffer in a
+// register, and returns how many it wrote.
+func (e *encoder) appendNumbers(l []any) int {
+	if !e.plain {
+		return 0
+	}
+	buf := e.buf
+	k := 0
+	for _, v := range l {
+		if len(buf) >= e.frameEnd {
+			e.buf = buf
+			e.boundary()
+			buf = e.buf
+		}
+		switch x := v.(type) {
+		case float64:
+			buf = append(buf, opBinfloat)
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+		case int64:
+			switch {
+			case x >= 0 && x <= 0xff:
+				buf = append(buf, opBinint1, byte(x))
+			case x >= 0 && x <= 0xffff:
+				buf = append(buf, opBinint2, byte(x), byte(x>>8))
+			case x >= math.MinInt32 && x <= math.MaxInt32:
+				buf = append(buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+			default:
+				e.buf = buf
+				return k
+			}
+		default:
+			e.buf = buf
+			return k
+		}
+		k++
+	}
+	e.buf = buf
+	return k
 }
 
 // saveItem is save with the common scalars written inline.

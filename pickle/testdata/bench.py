@@ -1,12 +1,14 @@
 """Times CPython's C pickle on the payloads of pickle/'s benchmarks.
 
-    python3.11 testdata/bench.py [names...]
+    python3.11 testdata/bench.py [--digests] [names...]
 
 Prints one JSON object per payload: its pickle's size and sha256 (the Go
 benchmarks build the same payloads and check the digest), and the median
 CPU time in nanoseconds (time.process_time, which a busy machine does not
 inflate as it does wall time) of pickle.loads with the garbage collector on
 and off, and of pickle.dumps, at protocol 4. TestCompareCPython runs it.
+With --digests it prints only the size and digest, without timing:
+TestBenchPayloadsMatchPython runs it so.
 """
 import gc
 import hashlib
@@ -48,12 +50,17 @@ def best(f, seconds=2.0, least=7):
 
 
 def main():
-    names = sys.argv[1:] or list(PAYLOADS)
+    args = sys.argv[1:]
+    digests = "--digests" in args
+    names = [a for a in args if a != "--digests"] or list(PAYLOADS)
     for name in names:
         value = PAYLOADS[name]()
         data = pickle.dumps(value, 4)
         out = {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                "python": sys.version.split()[0]}
+        if digests:
+            print(json.dumps(out))
+            continue
         out["loads_gc_ns"] = best(lambda: pickle.loads(data))
         gc.disable()
         try:
