@@ -15,10 +15,15 @@ import (
 //   - what decodes re-encodes at protocol 5, decoding that gives an equal
 //     value, and encoding that gives the same bytes;
 //   - at protocol 2, which renames globals spelled the Python 2 way as
-//     Python does, values and bytes are stable from the second round.
+//     Python does, values and bytes are stable from the second round;
+//   - small MaxMemo and MaxStringLen, which send MEMOIZE and short strs off
+//     their fast paths, give the same value or a LimitError;
+//   - the encoder's inline paths (runs of numbers, hot strs) write the same
+//     bytes as the general path, which a PersistentID hook that returns
+//     nil forces.
 //
 // Seeds are CPython's pickles from testdata/golden.json and the regressions
-// in testdata/fuzz/FuzzDecode.
+// and hand-made fast-path inputs (fastpath_*) in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	g := loadGolden(f)
 	for _, protos := range g.Cases {
@@ -51,6 +56,16 @@ func FuzzDecode(f *testing.F) {
 		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20+256*uint64(len(data)) {
 			t.Fatalf("decoding %d bytes allocated %d", len(data), n)
 		}
+		var lv any
+		lerr := DecodeOptions{MaxMemo: 3, MaxStringLen: 9}.Unmarshal(data, &lv)
+		switch {
+		case lerr == nil && err != nil:
+			t.Fatalf("decodes with small limits but not without: %v", err)
+		case lerr == nil && !Equal(v, lv):
+			t.Fatalf("small limits changed the value\n%s\ninto\n%s", describe(v), describe(lv))
+		case lerr != nil && err == nil && !errors.Is(lerr, ErrLimit):
+			t.Fatalf("small limits: error is not a LimitError: %v", lerr)
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
@@ -70,6 +85,11 @@ func FuzzDecode(f *testing.F) {
 					t.Fatalf("protocol 5 cannot encode %s: %v", describe(v), err)
 				}
 				continue
+			}
+			hooked := opts
+			hooked.PersistentID = func(any) (any, error) { return nil, nil }
+			if hb, err := hooked.Marshal(v); err != nil || !bytes.Equal(hb, b1) {
+				t.Fatalf("protocol %d: inline paths and general path differ (%v)\n%q\n%q", proto, err, b1, hb)
 			}
 			v2 := mustDecode(t, proto, b1)
 			b2, err := opts.Marshal(v2)
