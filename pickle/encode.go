@@ -204,9 +204,14 @@ func (e *encoder) commitFrame() {
 // value is saved.
 func (e *encoder) boundary() {
 	if len(e.buf) >= e.frameEnd {
-		e.commitFrame()
-		e.startFrame()
+		e.nextFrame()
 	}
+}
+
+// nextFrame ends the current frame and starts the next.
+func (e *encoder) nextFrame() {
+	e.commitFrame()
+	e.startFrame()
 }
 
 // writeLarge writes an opcode header and a payload of 64 KiB or more
@@ -237,6 +242,15 @@ func (e *encoder) writePayload(payload string) {
 }
 
 func (e *encoder) memoGet(idx int32) {
+	if idx < 256 && e.proto > 0 {
+		e.buf = append(e.buf, opBinget, byte(idx))
+		return
+	}
+	e.memoGetWide(idx)
+}
+
+// memoGetWide is memoGet for protocol 0 and indexes of 256 and above.
+func (e *encoder) memoGetWide(idx int32) {
 	switch {
 	case e.proto == 0:
 		e.buf = append(e.buf, opGet)
@@ -994,12 +1008,9 @@ func (e *encoder) saveItem(v any) error {
 			e.boundary()
 			// A string found again in the memo's hot cache, such as a
 			// key of many dicts, without the calls of saveStr.
-			if p := unsafe.StringData(x); len(x) > 0 && len(x) < strMaxLen {
-				h := &e.strs.hot[hotSlot(unsafe.Pointer(p))]
-				if h.p == unsafe.Pointer(p) && h.nk == uint32(len(x))<<8|uint32(kStr) {
-					e.memoGet(h.idx)
-					return nil
-				}
+			if idx, hot := e.strs.hotStr(x); hot {
+				e.memoGet(idx)
+				return nil
 			}
 			return e.saveStr(x, nil)
 		}
@@ -1248,7 +1259,24 @@ func (e *encoder) saveDict(d *Dict, aliases []memoKey) error {
 		end := min(n, i+batchSize)
 		full := end-i == batchSize
 		for ; i < end; i++ {
-			if err := e.saveEntry(d.entries[i]); err != nil {
+			en := &d.entries[i]
+			// A str key, written as saveItem writes it, without the
+			// calls of saveEntry and saveItem: a key found in the string
+			// memo's hot cache (as the keys of records are) is one GET.
+			if s, ok := en.key.(string); ok && e.plain {
+				e.alias = nil
+				e.boundary()
+				if idx, hot := e.strs.hotStr(s); hot {
+					e.memoGet(idx)
+				} else if err := e.saveStr(s, nil); err != nil {
+					return within(err, func() string { return "[" + keyPath(en.key) + "](key)" })
+				}
+				if err := e.saveItem(en.value); err != nil {
+					return within(err, func() string { return "[" + keyPath(en.key) + "]" })
+				}
+				continue
+			}
+			if err := e.saveEntry(*en); err != nil {
 				return err
 			}
 		}

@@ -253,3 +253,26 @@ func negZero() float64 {
 	z := 0.0
 	return -z
 }
+
+// saveDict writes str keys on a path of its own; an error there names the
+// key, as one from saveEntry does, and writes nothing.
+func TestDictStrKeyErrorPath(t *testing.T) {
+	d := NewDict()
+	require.NoError(t, d.Set("ok", int64(1)))
+	require.NoError(t, d.Set("bad\xff", int64(2)))
+	require.NoError(t, d.Set("after", make(chan int)))
+	for proto := 0; proto <= 5; proto++ {
+		out, err := EncodeOptions{Protocol: proto}.AppendMarshal([]byte("keep"), []any{d})
+		var ee *EncodeError
+		require.ErrorAs(t, err, &ee, "protocol %d", proto)
+		assert.Equal(t, `[0]["bad\xff"](key)`, ee.Path, "protocol %d", proto)
+		assert.Equal(t, "keep", string(out))
+	}
+	require.True(t, d.Delete("bad\xff"))
+	for proto := 0; proto <= 5; proto++ {
+		_, err := EncodeOptions{Protocol: proto}.Marshal([]any{d})
+		var ee *EncodeError
+		require.ErrorAs(t, err, &ee, "protocol %d", proto)
+		assert.Equal(t, `[0]["after"]`, ee.Path, "protocol %d", proto)
+	}
+}

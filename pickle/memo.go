@@ -119,6 +119,17 @@ type strMemo struct {
 
 func hotSlot(p unsafe.Pointer) uintptr { return uintptr(p) >> 3 & 63 }
 
+// hotStr looks str up in the hot cache only: the memo index of a str
+// found there, which get would find too.
+func (s *strMemo) hotStr(str string) (int32, bool) {
+	p := unsafe.Pointer(unsafe.StringData(str))
+	h := &s.hot[hotSlot(p)]
+	if h.p == p && h.nk == uint32(len(str))<<8|uint32(kStr) && len(str) > 0 && len(str) < strMaxLen {
+		return h.idx, true
+	}
+	return 0, false
+}
+
 func (s *strMemo) get(k memoKey) (int32, bool) {
 	if k.p == nil {
 		// Every empty string is the same, as CPython's '' and b'' are.
