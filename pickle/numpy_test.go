@@ -218,6 +218,7 @@ func TestNumpyToGoToNumpy(t *testing.T) {
 		sent++
 	}
 	t.Logf("%d arrays from numpy; %d with out-of-band buffers taken without a copy", sent, zeroCopy)
+	assert.NotZero(t, zeroCopy, "arrays with out-of-band buffers")
 	h.report(t, sent)
 }
 

@@ -148,6 +148,7 @@ func TestClassPolicyString(t *testing.T) {
 // KnownClasses: a pathlib.PurePosixPath decodes into Path either way.
 func TestKnownClassesModelled(t *testing.T) {
 	opts := DecodeOptions{Classes: KnownClasses}
+	require.NotEmpty(t, pathClasses)
 	for name := range pathClasses {
 		data := []byte("\x80\x02cpathlib\n" + name + "\nX\x04\x00\x00\x00/tmp\x85R.")
 		var p Path
