@@ -615,6 +615,15 @@ func TestPickletesterBadPickles(t *testing.T) {
 			assert.ErrorAs(t, err, &de)
 			assert.True(t, strings.HasPrefix(err.Error(), "pickle: "), err.Error())
 		}
+		// The typed decoder reads the pickle on a path of its own; it
+		// must refuse it as well, whatever the target.
+		for _, target := range []any{new(dtRec), new([]any), new(map[string]any), new([]map[string]int), new(int64), new(string)} {
+			err := Unmarshal(r.data, target)
+			if assert.Error(t, err, "%s: %q into %T", r.name, r.data, target) {
+				var de *DecodeError
+				assert.ErrorAs(t, err, &de, "%s: %q into %T", r.name, r.data, target)
+			}
+		}
 	}
 	assert.Equal(t, len(semantic), accepted, "the pickles accepted as objects")
 	t.Logf("%d malformed pickles from %s's test.pickletester; %d accepted as objects", len(recs), p.Version, accepted)
