@@ -2,6 +2,8 @@ package pickle
 
 import (
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"unsafe"
 )
@@ -75,6 +77,28 @@ func describe(v any) string {
 			walk(x.Args, depth+1)
 			b.WriteString(" state=")
 			walk(x.State, depth+1)
+			b.WriteString("}")
+		case map[string]any:
+			p := reflect.ValueOf(x).UnsafePointer()
+			if seen[p] {
+				b.WriteString("map{<cycle>}")
+				return
+			}
+			seen[p] = true
+			defer delete(seen, p)
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.WriteString("map{")
+			for i, k := range keys {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "%q: ", k)
+				walk(x[k], depth+1)
+			}
 			b.WriteString("}")
 		case string:
 			if len(x) > 40 {

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"math"
 	"math/big"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,11 +212,40 @@ func TestPythonToGoToPython(t *testing.T) {
 			if checkOgrek(t, r, v) {
 				ogChecked++
 			}
+			// The typed decoder agrees with the model's on Python's own
+			// pickles, value or error.
+			for _, typ := range pyTypedTargets {
+				label := fmt.Sprintf("%s protocol %d into %s", r.name, proto, typ)
+				if knownTypedDisagreements[label] {
+					t.Logf("%s: known typed-decoder bug, not checked", label)
+					continue
+				}
+				checkAgrees(t, opts, r.data, typ, fmt.Sprintf("%s protocol %d", r.name, proto))
+			}
 			require.NoError(t, writeRecord(h.stdin, record{name: r.name, proto: r.proto, data: got}))
 		}
 		t.Logf("%d pickles; %d byte-identical to CPython %s's; %d also decoded by og-rek", len(recs), identical, p.Version, ogChecked)
 		h.report(t, len(recs))
 	})
+}
+
+// pyTypedTargets are the typed targets TestPythonToGoToPython decodes
+// Python's pickles into besides any.
+var pyTypedTargets = []reflect.Type{
+	reflect.TypeFor[[]any](),
+	reflect.TypeFor[map[string]any](),
+	reflect.TypeFor[map[string]int](),
+	reflect.TypeFor[dtRec](),
+	reflect.TypeFor[[]string](),
+}
+
+// knownTypedDisagreements are typed decodings of the corpus that are
+// wrong today and reported, not yet fixed: into []any, the typed decoder
+// reads CPython's protocol 1 pickle of t = ([],); t[0].append(t) (a
+// tuple closed by POP_MARK) with an empty list where t[0] should be.
+// Remove an entry once its bug is fixed.
+var knownTypedDisagreements = map[string]bool{
+	"cyclic_tuple protocol 1 into []interface {}": true,
 }
 
 func clip(b []byte) []byte {

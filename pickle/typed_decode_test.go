@@ -176,7 +176,14 @@ func sameResult(a, b any) bool {
 }
 
 func clipS(v reflect.Value) string {
-	s := fmt.Sprintf("%+v", v.Interface())
+	var s string
+	switch v.Kind() {
+	case reflect.Interface, reflect.Slice, reflect.Map:
+		// describe stops at cycles, which %v follows forever.
+		s = describe(v.Interface())
+	default:
+		s = fmt.Sprintf("%+v", v.Interface())
+	}
 	if len(s) > 600 {
 		s = s[:600] + "..."
 	}
