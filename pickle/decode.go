@@ -373,6 +373,15 @@ func (d *decoder) memoGet(idx int64) error {
 	return fmt.Errorf("%w: %d", ErrMemo, idx)
 }
 
+// uintArg reads op's unsigned little-endian argument or length prefix.
+func (d *decoder) uintArg(op byte) (uint64, error) {
+	b, err := d.take(int(argWidths[op]))
+	if err != nil {
+		return 0, err
+	}
+	return leUint(b), nil
+}
+
 // loadNumbers reads the BININT1, BININT2, BININT or BINFLOAT at opPos and
 // those that follow it, as long lists of numbers are written, in a loop of
 // its own that keeps its place in a register.
@@ -494,37 +503,30 @@ func (d *decoder) run() (any, error) {
 			if err = d.loadShortUnicode(); err == nil {
 				err = d.memoizeNext()
 			}
-		case opBinunicode:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.loadUnicode(uint64(binary.LittleEndian.Uint32(b)))
-			}
-		case opBinunicode8:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				err = d.loadUnicode(binary.LittleEndian.Uint64(b))
+		case opBinunicode, opBinunicode8:
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.loadUnicode(n)
 			}
 		case opBinget:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.memoGet(int64(b[0]))
+			// Apart from LONG_BINGET: the GET of every repeated key.
+			if d.pos < len(d.data) {
+				d.pos++
+				err = d.memoGet(int64(d.data[d.pos-1]))
+			} else {
+				err = d.truncatedAt(d.opPos)
 			}
 		case opLongBinget:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.memoGet(int64(binary.LittleEndian.Uint32(b)))
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.memoGet(int64(n))
 			}
 		case opMemoize:
 			err = d.memoizeTop()
-		case opBinput:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.putTop(int64(b[0]))
-			}
-		case opLongBinput:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.putTop(int64(binary.LittleEndian.Uint32(b)))
+		case opBinput, opLongBinput:
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.putTop(int64(n))
 			}
 		case opMark:
 			d.marks = append(d.marks, len(d.stack))
@@ -567,25 +569,10 @@ func (d *decoder) run() (any, error) {
 			err = d.loadDict()
 		case opFrozenset:
 			err = d.loadFrozenset()
-		case opShortBinbytes:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.loadBytes(uint64(b[0]), false)
-			}
-		case opBinbytes:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.loadBytes(uint64(binary.LittleEndian.Uint32(b)), false)
-			}
-		case opBinbytes8:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				err = d.loadBytes(binary.LittleEndian.Uint64(b), false)
-			}
-		case opBytearray8:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				err = d.loadBytes(binary.LittleEndian.Uint64(b), true)
+		case opShortBinbytes, opBinbytes, opBinbytes8, opBytearray8:
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.loadBytes(n, op == opBytearray8)
 			}
 		case opLong1:
 			var b []byte

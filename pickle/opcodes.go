@@ -1,5 +1,7 @@
 package pickle
 
+import "encoding/binary"
+
 // The pickle opcodes, named as in CPython's pickletools.opcodes, which is
 // their specification.
 const (
@@ -167,6 +169,38 @@ var opTable = func() (t [256]opInfo) {
 	set(opReadonlyBuffer, "READONLY_BUFFER", 5, argNone, 0)
 	return t
 }()
+
+// argWidths is the size of each opcode's fixed-size argument or length
+// prefix (0 for none or a text line).
+var argWidths = func() (w [256]uint8) {
+	for op, t := range opTable {
+		switch t.arg {
+		case argFixed:
+			w[op] = t.n
+		case argLen1:
+			w[op] = 1
+		case argLen4:
+			w[op] = 4
+		case argLen8:
+			w[op] = 8
+		}
+	}
+	return w
+}()
+
+// leUint decodes b, an opcode's little-endian argument of 1, 2, 4 or 8
+// bytes, as unsigned.
+func leUint(b []byte) uint64 {
+	switch len(b) {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
+	}
+	return binary.LittleEndian.Uint64(b)
+}
 
 func opcodeName(op byte) string {
 	if n := opTable[op].name; n != "" {

@@ -209,6 +209,15 @@ func (d *tdec) take(n int) ([]byte, error) {
 	return b, nil
 }
 
+// uintArg reads op's unsigned little-endian argument or length prefix.
+func (d *tdec) uintArg(op byte) (uint64, error) {
+	b, err := d.take(int(argWidths[op]))
+	if err != nil {
+		return 0, err
+	}
+	return leUint(b), nil
+}
+
 func (d *tdec) takeLen(n uint64) ([]byte, error) {
 	if n > uint64(d.cfg.maxString) || n > uint64(len(d.data)-d.pos) {
 		return nil, errFallback
@@ -290,40 +299,15 @@ func (d *tdec) run() error {
 			if b, err = d.take(8); err == nil {
 				d.push(numSlot(sFloat, binary.BigEndian.Uint64(b)))
 			}
-		case opShortBinunicode:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.loadStr(uint64(b[0]))
+		case opShortBinunicode, opBinunicode, opBinunicode8:
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.loadStr(n)
 			}
-		case opBinunicode:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.loadStr(uint64(binary.LittleEndian.Uint32(b)))
-			}
-		case opBinunicode8:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				err = d.loadStr(binary.LittleEndian.Uint64(b))
-			}
-		case opShortBinbytes:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.loadBytes(uint64(b[0]), false)
-			}
-		case opBinbytes:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.loadBytes(uint64(binary.LittleEndian.Uint32(b)), false)
-			}
-		case opBinbytes8:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				err = d.loadBytes(binary.LittleEndian.Uint64(b), false)
-			}
-		case opBytearray8:
-			var b []byte
-			if b, err = d.take(8); err == nil {
-				err = d.loadBytes(binary.LittleEndian.Uint64(b), true)
+		case opShortBinbytes, opBinbytes, opBinbytes8, opBytearray8:
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.loadBytes(n, op == opBytearray8)
 			}
 		case opNone:
 			d.push(tslot{})
@@ -345,15 +329,10 @@ func (d *tdec) run() error {
 			}
 		case opMemoize:
 			err = d.memoPut(int64(d.memoLen))
-		case opBinput:
-			var b []byte
-			if b, err = d.take(1); err == nil {
-				err = d.memoPut(int64(b[0]))
-			}
-		case opLongBinput:
-			var b []byte
-			if b, err = d.take(4); err == nil {
-				err = d.memoPut(int64(binary.LittleEndian.Uint32(b)))
+		case opBinput, opLongBinput:
+			var n uint64
+			if n, err = d.uintArg(op); err == nil {
+				err = d.memoPut(int64(n))
 			}
 		case opMark:
 			plan, _ := d.hint(false)
