@@ -149,6 +149,23 @@ func within(err error, seg func() string) error {
 	return &encErr{segs: []string{seg()}, err: err}
 }
 
+// fromTuple renames the outermost path segment of err, an error from
+// inside a tuple the encoder made up, "[i]", to fields[i], the field of
+// the value the tuple's item came from.
+func fromTuple(err error, fields ...string) error {
+	ee, ok := err.(*encErr)
+	if !ok || len(ee.segs) == 0 {
+		return err
+	}
+	last := &ee.segs[len(ee.segs)-1]
+	for i, f := range fields {
+		if f != "" && *last == "["+strconv.Itoa(i)+"]" {
+			*last = f
+		}
+	}
+	return err
+}
+
 func (e *encoder) encodeError(err error) error {
 	ee, ok := err.(*encErr)
 	if !ok {
@@ -1063,7 +1080,10 @@ func (e *encoder) batchAppendsExact(n int, item func(int) error) error {
 // of up to 1000, a single item with APPEND.
 func (e *encoder) batchAppends(items []any) error {
 	if e.proto == 0 {
-		return e.batchAppendsExact(len(items), func(i int) error { return e.save(items[i]) })
+		if err := e.batchAppendsExact(len(items), func(i int) error { return e.save(items[i]) }); err != nil {
+			return within(err, func() string { return ".ListItems" })
+		}
+		return nil
 	}
 	for i := 0; i < len(items); {
 		end := min(len(items), i+batchSize)
@@ -1567,12 +1587,15 @@ func (e *encoder) saveObject(o *Object, aliases []memoKey) error {
 		switch {
 		case o.ListItems != nil:
 			err = e.saveSyntheticTuple(o.Callable, gList, e.temp(append([]any{}, o.ListItems...)))
+			err = fromTuple(err, ".Callable", "", ".ListItems")
 			listDone = true
 		case o.DictItems != nil:
 			err = e.saveSyntheticTuple(o.Callable, gDict, o.DictItems)
+			err = fromTuple(err, ".Callable", "", ".DictItems")
 			dictDone = true
 		default:
 			err = e.saveSyntheticTuple(o.Callable, gObject, nil)
+			err = fromTuple(err, ".Callable")
 		}
 		if err != nil {
 			return err

@@ -276,3 +276,39 @@ func TestDictStrKeyErrorPath(t *testing.T) {
 		assert.Equal(t, `[0]["after"]`, ee.Path, "protocol %d", proto)
 	}
 }
+
+// An error in a list subclass's items names them .ListItems[i] at every
+// protocol (protocol 0 writes them one APPEND at a time, on another path).
+func TestListItemsErrorPath(t *testing.T) {
+	obj := &Object{Callable: Global{"collections", "UserList"}, New: true,
+		ListItems: []any{int64(1), make(chan int)}}
+	for proto := 0; proto <= 5; proto++ {
+		_, err := EncodeOptions{Protocol: proto}.Marshal(obj)
+		var ee *EncodeError
+		require.ErrorAs(t, err, &ee, "protocol %d", proto)
+		assert.Equal(t, ".ListItems[1]", ee.Path, "protocol %d", proto)
+	}
+}
+
+// The same for a dict subclass's items and for the class, which protocols
+// 0 and 1 write inside copyreg._reconstructor's arguments.
+func TestObjectFieldErrorPaths(t *testing.T) {
+	items := NewDict()
+	require.NoError(t, items.Set("k", make(chan int)))
+	cases := []struct {
+		obj  *Object
+		path string
+	}{
+		{&Object{Callable: Global{"collections", "OrderedDict"}, New: true, DictItems: items}, `.DictItems["k"]`},
+		{&Object{Callable: make(chan int), New: true}, ".Callable"},
+		{&Object{Callable: make(chan int), New: true, ListItems: []any{int64(1)}}, ".Callable"},
+	}
+	for _, c := range cases {
+		for proto := 0; proto <= 5; proto++ {
+			_, err := EncodeOptions{Protocol: proto}.Marshal(c.obj)
+			var ee *EncodeError
+			require.ErrorAs(t, err, &ee, "protocol %d", proto)
+			assert.Equal(t, c.path, ee.Path, "protocol %d", proto)
+		}
+	}
+}
