@@ -45,25 +45,34 @@ func pythonPickles(t *testing.T, py pymatrix.Interpreter) []pyPickle {
 	out, err := py.Command("testdata/pickles.py", "make").Output()
 	require.NoError(t, err)
 	r := bytes.NewReader(out)
-	next := func() []byte {
+	// next reads one length-prefixed record; false at the clean end of
+	// the output, and a failure for anything cut short.
+	next := func(what string) ([]byte, bool) {
 		var n [4]byte
-		if _, err := io.ReadFull(r, n[:]); err != nil {
-			return nil
+		_, err := io.ReadFull(r, n[:])
+		if err == io.EOF {
+			return nil, false
 		}
+		require.NoError(t, err, "reading the length of a %s", what)
 		b := make([]byte, binary.BigEndian.Uint32(n[:]))
-		_, err := io.ReadFull(r, b)
-		require.NoError(t, err)
-		return b
+		_, err = io.ReadFull(r, b)
+		require.NoError(t, err, "reading a %s", what)
+		return b, true
 	}
 	var all []pyPickle
 	for {
-		head := next()
-		if head == nil {
+		head, ok := next("header")
+		if !ok {
 			return all
 		}
 		protoS, name, _ := strings.Cut(string(head), " ")
-		proto, _ := strconv.Atoi(protoS)
-		all = append(all, pyPickle{proto: proto, name: name, data: next(), listing: string(next())})
+		proto, err := strconv.Atoi(protoS)
+		require.NoError(t, err, "header %q", head)
+		data, ok := next("pickle")
+		require.True(t, ok, "%s: the output ends after its header", head)
+		listing, ok := next("listing")
+		require.True(t, ok, "%s: the output ends before its listing", head)
+		all = append(all, pyPickle{proto: proto, name: name, data: data, listing: string(listing)})
 	}
 }
 
