@@ -206,6 +206,12 @@ func TestListenSession(t *testing.T) {
 
 	_, err := conn.Dial(path, &conn.DialOptions{Auth: conn.Auth{Key: []byte("nope")}})
 	require.ErrorIs(t, err, conn.ErrAuthentication)
+	// The Listener runs handshakes side by side, so the failure reaches
+	// listen's log after the client has heard of it: wait for it before
+	// the next client, whose connection would end the listening.
+	require.Eventually(t, func() bool {
+		return strings.Contains(r.stderr.String(), "pipebridge listen: conn: authentication failed")
+	}, 10*time.Second, 5*time.Millisecond, "the failed handshake is logged")
 	c, err := conn.Dial(path, &conn.DialOptions{Auth: conn.Auth{Key: []byte("key")}})
 	require.NoError(t, err)
 	assert.Equal(t, "from stdin", recvValue(t, c))
