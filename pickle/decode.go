@@ -1263,8 +1263,11 @@ func (d *decoder) hashStrKeys(dict *Dict, items []slot) []uint64 {
 		if !ok {
 			return nil
 		}
-		h := maphash.String(hashSeed, s)
-		hs = append(hs, h)
+		hs = append(hs, maphash.String(hashSeed, s))
+	}
+	// A loop of loads alone, so that many cache misses are under way
+	// at once.
+	for _, h := range hs {
 		touched += dict.index[h&mask].pos
 	}
 	d.hashes, d.touched = hs, touched
