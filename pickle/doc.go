@@ -186,13 +186,16 @@
 //
 // The decoder takes boxed numbers, strings and small containers from
 // shared chunks rather than allocating each, sizes long lists and dicts
-// from an estimate of their length instead of doubling them, and keeps
-// its memo in pooled chunks. DecodeOptions.ZeroCopy lets strings and bytes
-// share the input's memory, and ShareLarge does so for a value that is
-// most of the input (package conn's Recv uses it). The encoder finds
-// values already written through address-ordered tables that stay in the
-// processor's cache, and AppendMarshalBuffers leaves large payloads where
-// they are, for a writev (package conn's Send uses it).
+// from an estimate of their length instead of doubling them, and keeps its
+// memo in pooled chunks. Runs of numbers, and a str with the MEMOIZE that
+// follows it, are read without a turn of the main loop per opcode.
+// DecodeOptions.ZeroCopy lets strings and bytes share the input's memory,
+// and ShareLarge does so for a value that is most of the input (package
+// conn's Recv uses it). The encoder finds values already written through
+// address-ordered tables that stay in the processor's cache, writes runs
+// of numbers and dict keys it has seen before on paths of their own, and
+// AppendMarshalBuffers leaves large payloads where they are, for a writev
+// (package conn's Send uses it).
 //
 // Decoding into a typed target ([]float64, map[string]string, a slice of
 // structs) skips the boxing of the model altogether and is the fastest
