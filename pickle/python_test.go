@@ -225,6 +225,7 @@ func TestPythonToGoToPython(t *testing.T) {
 			require.NoError(t, writeRecord(h.stdin, record{name: r.name, proto: r.proto, data: got}))
 		}
 		t.Logf("%d pickles; %d byte-identical to CPython %s's; %d also decoded by og-rek", len(recs), identical, p.Version, ogChecked)
+		assert.NotZero(t, ogChecked, "pickles compared with og-rek")
 		h.report(t, len(recs))
 	})
 }
