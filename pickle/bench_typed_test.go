@@ -179,3 +179,20 @@ func TestCompareCPythonTyped(t *testing.T) {
 		runtime.GC()
 	}
 }
+
+// BenchmarkUnmarshalTyped decodes each benchmark pickle into the Go type
+// of typedPayloads.
+func BenchmarkUnmarshalTyped(b *testing.B) {
+	for _, p := range typedPayloads {
+		b.Run(p.name, func(b *testing.B) {
+			data := payload(b, p.name).pickle
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

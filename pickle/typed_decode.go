@@ -470,7 +470,7 @@ func (d *tdec) loadStr(n uint64) error {
 	if err != nil {
 		return err
 	}
-	if !validPyUTF8(b) {
+	if !shortASCII(b) && !validPyUTF8(b) {
 		return errFallback
 	}
 	s := tslot{p: unsafe.Pointer(unsafe.SliceData(b)), n: uint64(len(b)), meta: uint64(sStr)}
