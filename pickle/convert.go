@@ -592,6 +592,9 @@ func (c *conv) decodeMap(v any, p *decPlan, ptr unsafe.Pointer) error {
 			if err := c.decode(k, p.key, unsafe.Pointer(key.UnsafeAddr())); err != nil {
 				return inside(err, keySeg(k)+"(key)")
 			}
+			if !key.Comparable() {
+				return inside(failure(k, p.key.t, ErrKeyNotComparable), keySeg(k)+"(key)")
+			}
 			m.SetMapIndex(key, val)
 		}
 		return nil
@@ -601,6 +604,9 @@ func (c *conv) decodeMap(v any, p *decPlan, ptr unsafe.Pointer) error {
 		key.SetZero()
 		if err := c.decode(k, p.key, unsafe.Pointer(key.UnsafeAddr())); err != nil {
 			return inside(err, keySeg(k)+"(key)")
+		}
+		if !key.Comparable() {
+			return inside(failure(k, p.key.t, ErrKeyNotComparable), keySeg(k)+"(key)")
 		}
 		val.SetZero()
 		if err := c.decode(x, p.elem, unsafe.Pointer(val.UnsafeAddr())); err != nil {

@@ -54,6 +54,14 @@ var (
 	// or READONLY_BUFFER applied to something that is not a buffer.
 	ErrBuffer = errors.New("out-of-band buffer not available")
 
+	// ErrKeyNotComparable is carried by an *[UnmarshalTypeError] for a
+	// dict key or set element that Unmarshal cannot use as a key of the
+	// Go map it fills: a Go value that is not comparable, such as the
+	// Tuple or []byte an interface-typed key receives for a Python tuple
+	// or bytes. Decode such dicts into *Dict, or a map with a key type the
+	// key converts to.
+	ErrKeyNotComparable = errors.New("not comparable, so not a Go map key")
+
 	// ErrUnsupportedTarget is returned by Unmarshal for a target that is
 	// not a non-nil pointer.
 	ErrUnsupportedTarget = errors.New("pickle: Unmarshal target must be a non-nil pointer")

@@ -241,13 +241,9 @@ var pyTypedTargets = []reflect.Type{
 }
 
 // knownTypedDisagreements are typed decodings of the corpus that are
-// wrong today and reported, not yet fixed: into []any, the typed decoder
-// reads CPython's protocol 1 pickle of t = ([],); t[0].append(t) (a
-// tuple closed by POP_MARK) with an empty list where t[0] should be.
-// Remove an entry once its bug is fixed.
-var knownTypedDisagreements = map[string]bool{
-	"cyclic_tuple protocol 1 into []interface {}": true,
-}
+// wrong today and reported, not yet fixed. Remove an entry once its bug
+// is fixed.
+var knownTypedDisagreements = map[string]bool{}
 
 func clip(b []byte) []byte {
 	if len(b) > 300 {

@@ -1067,7 +1067,11 @@ func (d *tdec) fill(x int, pairs bool) error {
 		if err = d.account(16 * len(items)); err == nil {
 			for i := range items {
 				v, ok := d.toAny(&items[i], 0)
-				if !ok {
+				// An item that holds this very list (a tuple that
+				// contains it, say) sealed it as it stands, without
+				// this item: the model's decoder, which seals lists
+				// when the pickle ends, builds that cycle right.
+				if !ok || l.sealed {
 					return errFallback
 				}
 				l.items = append(l.items, v)
@@ -1274,6 +1278,9 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 		}
 		if err := d.store(&items[i+1], p.elem, unsafe.Pointer(val.UnsafeAddr())); err != nil {
 			return err
+		}
+		if !key.Comparable() {
+			return errFallback // the reference path names the key
 		}
 		m.SetMapIndex(key, val)
 	}
