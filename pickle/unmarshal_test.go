@@ -115,7 +115,8 @@ func TestUnmarshalScalars(t *testing.T) {
 		{"uint64_big", new(big.Int).SetUint64(math.MaxUint64), new(uint64), uint64(math.MaxUint64)},
 		{"float_from_int", int64(3), new(float64), 3.0},
 		{"float32", 0.5, new(float32), float32(0.5)},
-		{"nan", math.Inf(1), new(float64), math.Inf(1)},
+		{"inf", math.Inf(1), new(float64), math.Inf(1)},
+		{"minus_inf_float32", math.Inf(-1), new(float32), float32(math.Inf(-1))},
 		{"complex_from_float", 2.0, new(complex64), complex64(2)},
 		{"string", "héllo", new(string), "héllo"},
 		{"named_string", "x", new(tName), tName("x")},
@@ -398,4 +399,16 @@ func TestUnmarshalSharedLists(t *testing.T) {
 	require.NoError(t, cfg.unmarshalReference(data, &maps))
 	maps[0]["new"] = 2
 	assert.Equal(t, 2, maps[1]["new"])
+}
+
+// NaN is never equal to itself, so TestUnmarshalScalars cannot hold it.
+func TestUnmarshalNaN(t *testing.T) {
+	for proto, data := range pickAll(t, math.NaN()) {
+		var f64 float64
+		require.NoError(t, Unmarshal(data, &f64), "protocol %d", proto)
+		assert.True(t, math.IsNaN(f64), "protocol %d: %v", proto, f64)
+		var f32 float32
+		require.NoError(t, Unmarshal(data, &f32), "protocol %d", proto)
+		assert.True(t, math.IsNaN(float64(f32)), "protocol %d: %v", proto, f32)
+	}
 }
