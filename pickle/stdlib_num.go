@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Numbers beyond the builtins: big.Int, big.Float and big.Rat,
@@ -221,12 +223,26 @@ func NewDecimal(coef *big.Int, exp int) Decimal {
 	return d
 }
 
-// ParseDecimal parses a decimal number as Python's decimal.Decimal(str)
+// ParseDecimal parses a decimal number as Python 3's decimal.Decimal(str)
 // does: "1.50", "-2E+3", ".5", "1_000", "Infinity", "-inf", "NaN",
-// "sNaN12".
+// "sNaN12". Like CPython 3.6 and later (both the C decimal and
+// _pydecimal), it strips leading and trailing whitespace (Python's
+// str.isspace, which includes U+001C to U+001F), then drops every
+// underscore wherever it stands, so "1__0", "_1", "1_.5", "1e1_0" and
+// "N_aN" are accepted and "_" alone is not; whitespace left inside, such
+// as in "_ 1", is refused. Unicode decimal digits ("١٢", "１") count as
+// their ASCII values. Python 2.7, which predates PEP 515, refuses any
+// underscore; ParseDecimal follows Python 3.
+//
+// Decoding a pickled decimal.Decimal goes through ParseDecimal too, but
+// CPython pickles the Decimal's str(), which never has underscores,
+// whitespace or non-ASCII digits.
 func ParseDecimal(s string) (Decimal, error) {
 	orig := s
-	s = strings.TrimSpace(s)
+	s, ok := decimalASCII(s)
+	if !ok {
+		return Decimal{}, fmt.Errorf("pickle: invalid decimal %q", orig)
+	}
 	var d Decimal
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		d.neg = s[0] == '-'
@@ -260,10 +276,10 @@ func ParseDecimal(s string) (Decimal, error) {
 		return Decimal{}, fmt.Errorf("pickle: invalid decimal %q", orig)
 	}
 	coef, ok := parseDigits(intPart + frac)
-	if !ok || strings.HasPrefix(frac, "_") || strings.HasSuffix(intPart, "_") {
+	if !ok {
 		return Decimal{}, fmt.Errorf("pickle: invalid decimal %q", orig)
 	}
-	d.exp = -len(strings.ReplaceAll(frac, "_", ""))
+	d.exp = -len(frac)
 	if hasExp {
 		sign := 1
 		if expPart != "" && (expPart[0] == '+' || expPart[0] == '-') {
@@ -284,16 +300,60 @@ func ParseDecimal(s string) (Decimal, error) {
 	return d, nil
 }
 
-// parseDigits parses decimal digits, with single underscores between
-// them as Python allows.
+// decimalASCII does to s what CPython's decimal does before parsing:
+// strip Python whitespace from both ends, drop every underscore, and
+// turn each Unicode decimal digit into its ASCII digit. It reports false
+// for a non-ASCII rune that is not a decimal digit (whitespace inside
+// included) and for invalid UTF-8.
+func decimalASCII(s string) (string, bool) {
+	s = strings.TrimFunc(s, isPyUnicodeSpace)
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ReplaceAll(s, "_", ""), true
+	}
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '_':
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case unicode.IsDigit(r):
+			b.WriteByte('0' + byte(digitValue(r)))
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// isPyUnicodeSpace reports whether Python's str.isspace holds for r: Go's
+// unicode.IsSpace plus the separators U+001C to U+001F.
+func isPyUnicodeSpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
+}
+
+// digitValue returns the value of the decimal digit r (unicode.IsDigit).
+// Unicode assigns decimal digits in runs of ten, zero to nine, so the
+// value is r's distance from the start of its run, modulo ten.
+func digitValue(r rune) int {
+	start := r
+	for unicode.IsDigit(start - 1) {
+		start--
+	}
+	return int(r-start) % 10
+}
+
+// parseDigits parses ASCII decimal digits; "" is zero.
 func parseDigits(s string) (*big.Int, bool) {
-	if s == "" {
-		return new(big.Int), true
-	}
-	if s[0] == '_' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
-		return nil, false
-	}
-	s = strings.ReplaceAll(s, "_", "")
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return nil, false

@@ -8,8 +8,10 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pipebridge/pipebridge/internal/pymatrix"
 	"github.com/stretchr/testify/assert"
@@ -20,7 +22,8 @@ import (
 // Python round trips are in typed_python_test.go.
 
 // Python 3.13's str(decimal.Decimal(s)), and strings it refuses;
-// TestDecimalStringPython checks both tables against a live Python.
+// TestDecimalStringPython checks both tables, and ParseDecimal on them,
+// against every Python found.
 var (
 	decimalStrings = map[string]string{
 		"1.50": "1.50", "-0": "-0", "0E-7": "0E-7", "1E+3": "1E+3", "123.456e-10": "1.23456E-8",
@@ -28,12 +31,23 @@ var (
 		"0.0000001": "1E-7", "1e6": "1E+6", ".5": "0.5", "5.": "5", "1_000": "1000", "inf": "Infinity",
 		"-Infinity": "-Infinity", "nan": "NaN", "sNaN12": "sNaN12", "-nan3": "-NaN3", "  7  ": "7",
 		"100E-2": "1.00", "1.23E+8": "1.23E+8",
+		// Python 3.6+ strips whitespace, then drops every underscore.
+		"1_0": "10", "1__0": "10", "_1": "1", "1_": "1", "1_.5": "1.5", "_1_": "1", "__1": "1",
+		"1._5": "1.5", "1.5_": "1.5", "._5": "0.5", "1e1_0": "1E+10", "1e_10": "1E+10",
+		"1e10_": "1E+10", "1_e5": "1E+5", "1e+_5": "1E+5", "1e_+5": "1E+5", "+_1": "1", "_+1": "1",
+		"-_1": "-1", "_-1": "-1", "inf_": "Infinity", "_inf": "Infinity", "in_f": "Infinity",
+		"Infin_ity": "Infinity", "N_aN": "NaN", "NaN_1": "NaN1", "Na_N1_2": "NaN12", "sN_aN": "sNaN",
+		"1_0.0_1e-1_0": "1.001E-9", " 1_0 ": "10", " _1": "1", "1_ ": "1", "1_\u00a0": "1",
+		// Python's whitespace, and Unicode decimal digits.
+		"\t1\n": "1", "\u00a01\u00a0": "1", "\x1c1\x1f": "1", "\u20001": "1", "\u0085 1": "1",
+		"\u0661\u0662": "12", "1\u0662_3": "123", "\uff11": "1", "_\u0661": "1", "1e\u0661": "1E+1",
+		"\u0661.\u0662e\u0663": "1.2E+3", "\U0001d7cf": "1", "NaN\u0661": "NaN1",
 	}
-	// Not here: "1__0", "_1", "1_" and "1_.5", which ParseDecimal refuses
-	// but CPython (3.6 to 3.13, C and pure-Python decimal alike) accepts,
-	// dropping every underscore. The difference is reported; it is not a
-	// table of Python's behaviour to keep.
-	badDecimalStrings = []string{"", "1..2", "e5", "1e", "0x10", "NaNx", "--1"}
+	badDecimalStrings = []string{
+		"", "1..2", "e5", "1e", "0x10", "NaNx", "--1",
+		"_", "__", "_._", "_.", ".", "_e5", "_ 1", "1 _", "1 0", "1e+", "+",
+		"\u200b1", "1\u00b2", "1\x00", "\uff49nf", "1\xff",
+	}
 )
 
 func TestDecimalString(t *testing.T) {
@@ -48,32 +62,68 @@ func TestDecimalString(t *testing.T) {
 	}
 }
 
-// TestDecimalStringPython: the newest Python gives the strings of
-// decimalStrings and refuses badDecimalStrings, so the table is Python's.
+// TestDecimalStringPython: each Python gives the strings of
+// decimalStrings and refuses badDecimalStrings, and ParseDecimal gives
+// what Python gives, with both the C decimal and _pydecimal. Python 2.7
+// predates PEP 515 and refuses every underscore, which ParseDecimal
+// accepts as Python 3 does; its other answers must agree.
 func TestDecimalStringPython(t *testing.T) {
-	p := pymatrix.Newest(t)
 	var in []string
 	for s := range decimalStrings {
-		in = append(in, s)
-	}
-	in = append(in, badDecimalStrings...)
-	got := runPythonJSON(t, p, `
-import decimal, json, sys
-out = {}
-for s in json.load(sys.stdin):
-    try:
-        out[s] = str(decimal.Decimal(s))
-    except decimal.InvalidOperation:
-        out[s] = None
-json.dump(out, sys.stdout)
-`, in)
-	require.Len(t, got, len(in))
-	for s, want := range decimalStrings {
-		assert.Equal(t, want, got[s], "str(Decimal(%q))", s)
+		if utf8.ValidString(s) {
+			in = append(in, s)
+		}
 	}
 	for _, s := range badDecimalStrings {
-		assert.Nil(t, got[s], "Decimal(%q) is refused", s)
+		if utf8.ValidString(s) { // JSON cannot carry the others to Python
+			in = append(in, s)
+		}
 	}
+	pymatrix.Run(t, func(t *testing.T, p pymatrix.Interpreter) {
+		got := runPythonJSON(t, p, `
+import decimal, json, sys
+try:
+    import _pydecimal
+except ImportError:
+    _pydecimal = None
+def conv(D, s):
+    try:
+        return str(D(s))
+    except decimal.InvalidOperation:
+        return None
+    except Exception as e:
+        if _pydecimal is not None and isinstance(e, _pydecimal.InvalidOperation):
+            return None
+        raise
+out = {}
+for s in json.load(sys.stdin):
+    c = conv(decimal.Decimal, s)
+    if _pydecimal is not None and conv(_pydecimal.Decimal, s) != c:
+        c = "decimal and _pydecimal differ"
+    out[s] = c
+json.dump(out, sys.stdout)
+`, in)
+		require.Len(t, got, len(in))
+		py3 := p.AtLeast(3, 6)
+		for _, s := range in {
+			var goStr any
+			if d, err := ParseDecimal(s); err == nil {
+				goStr = d.String()
+			}
+			if !py3 && strings.Contains(s, "_") {
+				assert.Nil(t, got[s], "Python %s refuses Decimal(%q)", p.Short(), s)
+				continue
+			}
+			assert.Equal(t, got[s], goStr, "ParseDecimal(%q) against str(Decimal(%q)), nil for refused", s, s)
+			if py3 {
+				if want, ok := decimalStrings[s]; ok {
+					assert.Equal(t, want, got[s], "str(Decimal(%q))", s)
+				} else {
+					assert.Nil(t, got[s], "Decimal(%q) is refused", s)
+				}
+			}
+		}
+	})
 }
 
 // runPythonJSON runs script under p with in as JSON on stdin and decodes
