@@ -235,7 +235,10 @@ func (ec echoer) serve(ctx context.Context, l *conn.Listener, log *lineLogger) e
 				defer recovered(&err)
 				return ec.echo(c)
 			}()
-			c.Close()
+			// Shutdown marks itself before it closes connections, so an
+			// error seen before that mark is the peer's, and is logged.
+			// It is logged before the connection closes, so a peer that
+			// sees the close can find the line already written.
 			mu.Lock()
 			delete(open, c)
 			shuttingDown := closed
@@ -243,6 +246,7 @@ func (ec echoer) serve(ctx context.Context, l *conn.Listener, log *lineLogger) e
 			if err != nil && !shuttingDown {
 				log.printf("connection %d: %v", n, err)
 			}
+			c.Close()
 		}()
 	}
 }
