@@ -18,10 +18,16 @@ import (
 // byte, its name indented by the depth of open MARKs, and its argument, with
 // the offset of the MARK an opcode closes and the memo index that MEMOIZE
 // assigns. It ends with the highest protocol among the opcodes seen.
+// Arguments are shown as pickletools shows them, as the repr of the value
+// read: INT 01 as True, LONG 5L as 5, floats as 1.0, -0.0, inf and nan,
+// bytearray(b'..') for BYTEARRAY8, and STRING and UNICODE as the str their
+// escapes decode to.
 //
 // Disassemble checks the opcode stream, not what it builds: it stops at
 // STOP, and returns a *DecodeError (after listing everything before it) for
-// an unknown opcode, an argument cut short or a MARK that is missing.
+// an unknown opcode, an argument cut short or that does not parse (a STRING
+// without quotes, an INT that is not a number: pickletools fails on these
+// too), or a MARK that is missing.
 func Disassemble(w io.Writer, data []byte) error {
 	d := disassembler{w: w, data: data, memo: map[uint64]bool{}}
 	err := d.run()
@@ -89,7 +95,11 @@ func (d *disassembler) run() error {
 			note = fmt.Sprintf("(as %d)", len(d.memo))
 			d.memo[uint64(len(d.memo))] = true
 		case op == opPut || op == opBinput || op == opLongBinput:
-			if n, err := strconv.ParseUint(arg, 10, 64); err == nil {
+			key := map[string]string{"False": "0", "True": "1"}[arg] // PUT 00 and 01
+			if key == "" {
+				key = arg
+			}
+			if n, err := strconv.ParseUint(key, 10, 64); err == nil {
 				d.memo[n] = true
 			}
 		}
@@ -160,7 +170,7 @@ func (d *disassembler) argument(op byte, info opInfo) (string, error) {
 		case opBinint:
 			return strconv.FormatInt(int64(int32(binary.LittleEndian.Uint32(b))), 10), nil
 		case opBinfloat:
-			return strconv.FormatFloat(math.Float64frombits(binary.BigEndian.Uint64(b)), 'g', -1, 64), nil
+			return pyFloatRepr(math.Float64frombits(binary.BigEndian.Uint64(b))), nil
 		default: // unsigned little-endian of 1, 2, 4 or 8 bytes
 			var n uint64
 			for i := len(b) - 1; i >= 0; i-- {
@@ -173,10 +183,7 @@ func (d *disassembler) argument(op byte, info opInfo) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if op == opString || op == opUnicode {
-			return pyQuote(string(line), false), nil
-		}
-		return string(line), nil // numbers and memo keys, as written
+		return lineArgument(op, line)
 	case argLine2:
 		module, err := d.textLine()
 		if err != nil {
@@ -221,15 +228,78 @@ func (d *disassembler) argument(op byte, info opInfo) (string, error) {
 		return decodeLongLE(data).String(), nil
 	case opBinunicode, opShortBinunicode, opBinunicode8:
 		return pyQuote(string(data), false), nil
-	default: // bytes, bytearray and Python 2 str
+	case opBytearray8:
+		// repr(bytearray) escapes every ' (bytes escapes only the quote).
+		q := pyQuote(string(data), true)
+		if q[1] == '"' {
+			q = strings.ReplaceAll(q, "'", `\'`)
+		}
+		return "bytearray(" + q + ")", nil
+	default: // bytes and Python 2 str
 		return pyQuote(string(data), true), nil
 	}
 }
 
+// lineArgument formats the text-line argument of op as pickletools does,
+// as the repr of the value it reads: INT, GET and PUT as an int, with INT
+// 00 and 01 as False and True; LONG as an int, its trailing L gone; FLOAT
+// as repr(float); STRING without its quotes and PERSID as they are, after
+// escape_decode; UNICODE after raw-unicode-escape decoding. A line that
+// does not parse is an ErrSyntax, as it is a ValueError in pickletools.
+//
+// pickletools in Python 3 decodes STRING and PERSID as ASCII and fails on
+// any other byte; Disassemble shows them as Python 2's pickletools did, as
+// the repr of a Python 2 str ('caf\xc3\xa9'), which for ASCII is the
+// same as Python 3's.
+func lineArgument(op byte, line []byte) (string, error) {
+	switch op {
+	case opInt, opGet, opPut, opLong:
+		switch {
+		case op == opLong && len(line) > 0 && line[len(line)-1] == 'L':
+			line = line[:len(line)-1]
+		case op != opLong && string(line) == "00":
+			return "False", nil
+		case op != opLong && string(line) == "01":
+			return "True", nil
+		}
+		n, err := parsePyInt(line, false)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s argument %q is not an int", ErrSyntax, opTable[op].name, line)
+		}
+		return fmt.Sprint(n), nil
+	case opFloat:
+		f, err := parsePyFloat(line)
+		if err != nil {
+			return "", fmt.Errorf("%w: FLOAT argument %q is not a float", ErrSyntax, line)
+		}
+		return pyFloatRepr(f), nil
+	case opString, opPersid:
+		if op == opString {
+			if len(line) == 0 || line[0] != '\'' && line[0] != '"' || line[len(line)-1] != line[0] {
+				return "", fmt.Errorf("%w: STRING argument %q is not quoted", ErrSyntax, line)
+			}
+			line = line[1:max(len(line)-1, 1)] // "'" alone is '', as data[1:-1]
+		}
+		b, err := escapeDecode(line)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s argument %q has a bad escape", ErrSyntax, opTable[op].name, line)
+		}
+		return strings.TrimPrefix(pyQuote(string(b), true), "b"), nil
+	case opUnicode:
+		b, err := rawUnicodeEscapeDecode(line)
+		if err != nil {
+			return "", fmt.Errorf("%w: UNICODE argument %q has a bad escape", ErrSyntax, line)
+		}
+		return pyQuote(string(b), false), nil
+	}
+	return string(line), nil
+}
+
 // pyQuote quotes s the way Python's repr quotes a str (or, with isBytes, a
 // bytes): single quotes unless s holds one and no double quote, printable
-// characters as they are, others escaped. Bytes that are not valid UTF-8 in
-// a str (lone surrogates) are shown as \x escapes.
+// characters as they are, others escaped. A str is UTF-8 with lone
+// surrogates allowed (surrogatepass), shown as \ud800; bytes that are not
+// UTF-8 at all are shown as \x escapes.
 func pyQuote(s string, isBytes bool) string {
 	q := byte('\'')
 	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
@@ -244,7 +314,7 @@ func pyQuote(s string, isBytes bool) string {
 		c := s[i]
 		r, size := rune(c), 1
 		if !isBytes && c >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
+			r, size = decodeRune(s[i:])
 		}
 		switch {
 		case r == '\\' || r == rune(q):
@@ -259,7 +329,9 @@ func pyQuote(s string, isBytes bool) string {
 		case r == utf8.RuneError && size == 1, r < 0x20, r == 0x7f, isBytes && r >= 0x80:
 			fmt.Fprintf(&b, `\x%02x`, c)
 		case r >= 0x80 && !unicode.IsPrint(r):
-			if r <= 0xffff {
+			if r <= 0xff {
+				fmt.Fprintf(&b, `\x%02x`, r)
+			} else if r <= 0xffff {
 				fmt.Fprintf(&b, `\u%04x`, r)
 			} else {
 				fmt.Fprintf(&b, `\U%08x`, r)
