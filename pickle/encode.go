@@ -982,6 +982,48 @@ func (e *encoder) appendNumbers(l []any) int {
 	return k
 }
 
+// appendFloat64s writes fs as saveFloat does at protocol 1 and above,
+// each after a frame boundary check, with the buffer in a register.
+func (e *encoder) appendFloat64s(fs []float64) {
+	buf := e.buf
+	for _, f := range fs {
+		if len(buf) >= e.frameEnd {
+			e.buf = buf
+			e.boundary()
+			buf = e.buf
+		}
+		buf = append(buf, opBinfloat)
+		buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(f))
+	}
+	e.buf = buf
+}
+
+// appendInt64s writes xs as saveInt does at protocol 1 and above, each
+// after a frame boundary check.
+func (e *encoder) appendInt64s(xs []int64) {
+	buf := e.buf
+	for _, x := range xs {
+		if len(buf) >= e.frameEnd {
+			e.buf = buf
+			e.boundary()
+			buf = e.buf
+		}
+		switch {
+		case x >= 0 && x <= 0xff:
+			buf = append(buf, opBinint1, byte(x))
+		case x >= 0 && x <= 0xffff:
+			buf = append(buf, opBinint2, byte(x), byte(x>>8))
+		case x >= math.MinInt32 && x <= math.MaxInt32:
+			buf = append(buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+		default:
+			e.buf = buf
+			e.saveInt(x)
+			buf = e.buf
+		}
+	}
+	e.buf = buf
+}
+
 // saveItem is save with the common scalars written inline.
 func (e *encoder) saveItem(v any) error {
 	if e.plain {

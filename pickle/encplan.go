@@ -279,6 +279,16 @@ func sliceEncoder(t reflect.Type, building map[reflect.Type]*encPlan) encFn {
 			for i := 0; i < n; {
 				e.buf = append(e.buf, opMark)
 				end := min(n, i+batchSize)
+				// []float64 and []int64 batches: in a loop that keeps
+				// the buffer in a register.
+				switch {
+				case elemT.Kind() == reflect.Float64:
+					e.appendFloat64s(unsafe.Slice((*float64)(unsafe.Add(h.data, uintptr(i)*size)), end-i))
+					i = end
+				case size == 8 && elemT.Kind() != reflect.String:
+					e.appendInt64s(unsafe.Slice((*int64)(unsafe.Add(h.data, uintptr(i)*size)), end-i))
+					i = end
+				}
 				for ; i < end; i++ {
 					e.boundary()
 					if err := item(e, unsafe.Add(h.data, uintptr(i)*size)); err != nil {

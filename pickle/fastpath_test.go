@@ -312,3 +312,46 @@ func TestObjectFieldErrorPaths(t *testing.T) {
 		}
 	}
 }
+
+// []float64, []int64 and []int encode their batches in loops of their own
+// (appendFloat64s, appendInt64s); the bytes are those of the same numbers
+// as a list of the model's values, across frames and batches and at every
+// protocol, with ints of every width.
+func TestTypedNumberSlicesMatchModel(t *testing.T) {
+	const n = 12000 // several batches, and more than a 64 KiB frame
+	fs := make([]float64, n)
+	is := make([]int64, n)
+	ints := make([]int, n)
+	mf, mi := make([]any, n), make([]any, n)
+	for i := range fs {
+		fs[i] = float64(i) * 1.1
+		if i%7 == 0 {
+			fs[i] = -fs[i]
+		}
+		x := int64(i) * int64(i) * 977 // up to ~1.4e11, beyond int32
+		if i%3 == 0 {
+			x = -x
+		}
+		if i%5 == 0 {
+			x = int64(i % 300)
+		}
+		is[i], ints[i] = x, int(x)
+		mf[i], mi[i] = fs[i], x
+	}
+	for proto := 0; proto <= 5; proto++ {
+		o := EncodeOptions{Protocol: protoOption(proto)}
+		want, err := o.Marshal(mf)
+		require.NoError(t, err)
+		got, err := o.Marshal(fs)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), "[]float64, protocol %d", proto)
+		want, err = o.Marshal(mi)
+		require.NoError(t, err)
+		got, err = o.Marshal(is)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), "[]int64, protocol %d", proto)
+		got, err = o.Marshal(ints)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), "[]int, protocol %d", proto)
+	}
+}
