@@ -6,6 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -353,5 +357,35 @@ func TestTypedNumberSlicesMatchModel(t *testing.T) {
 		got, err = o.Marshal(ints)
 		require.NoError(t, err)
 		assert.True(t, bytes.Equal(want, got), "[]int, protocol %d", proto)
+	}
+}
+
+// String-keyed maps are sorted through 8-byte key prefixes (keyPrefix),
+// with the whole keys compared only on a tie: the keys still come out in
+// Go's string order, also where prefixes tie or keys end early.
+func TestStrMapKeyOrder(t *testing.T) {
+	keys := []string{"", "\x00", "\x00\x00", "a", "a\x00", "abc", "abc\x00", "abcdefgh", "abcdefgh\x00",
+		"abcdefgh1", "abcdefgh0", "abcdefghij", "abcdefgi", "\U0010ffff", "\U0010ffff\U0010ffff\x01",
+		"\U0010ffff\U0010ffff", "zzzzzzzz", "zzzzzzzzz", "é", "key10000", "key1000", "key100000"}
+	for i := 0; i < 300; i++ {
+		keys = append(keys, fmt.Sprintf("same-prefix-%d", i*7919%1000))
+	}
+	m := map[string]string{}
+	ma := map[string]any{}
+	for i, k := range keys {
+		m[k] = strconv.Itoa(i)
+		ma[k] = int64(i)
+	}
+	want := slices.Sorted(maps.Keys(m))
+	for _, v := range []any{m, ma} {
+		data, err := Marshal(v)
+		require.NoError(t, err)
+		var d *Dict
+		require.NoError(t, Unmarshal(data, &d))
+		var got []string
+		for k := range d.All() {
+			got = append(got, k.(string))
+		}
+		assert.Equal(t, want, got, "%T", v)
 	}
 }
