@@ -225,6 +225,17 @@ func (e *encoder) boundary() {
 	}
 }
 
+// boundaryIn is boundary for a loop that holds the buffer in buf, and
+// returns the buffer.
+func (e *encoder) boundaryIn(buf []byte) []byte {
+	if len(buf) >= e.frameEnd {
+		e.buf = buf
+		e.nextFrame()
+		buf = e.buf
+	}
+	return buf
+}
+
 // nextFrame ends the current frame and starts the next.
 func (e *encoder) nextFrame() {
 	e.commitFrame()
@@ -534,15 +545,8 @@ func (e *encoder) saveBool(b bool) {
 
 func (e *encoder) saveInt(i int64) {
 	if e.proto >= 1 {
-		switch {
-		case i >= 0 && i <= 0xff:
-			e.buf = append(e.buf, opBinint1, byte(i))
-			return
-		case i >= 0 && i <= 0xffff:
-			e.buf = append(e.buf, opBinint2, byte(i), byte(i>>8))
-			return
-		case i >= math.MinInt32 && i <= math.MaxInt32:
-			e.buf = append(e.buf, opBinint, byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
+		if b, ok := appendBinInt(e.buf, i); ok {
+			e.buf = b
 			return
 		}
 	}
@@ -629,10 +633,29 @@ func encodeLong(x *big.Int) []byte {
 	return out
 }
 
+// appendBinInt appends x as protocol 1 and above write an int of int32's
+// range: BININT1, BININT2 or BININT. For an x outside that range it
+// appends nothing and reports false.
+func appendBinInt(buf []byte, x int64) ([]byte, bool) {
+	switch {
+	case uint64(x) <= 0xff:
+		return append(buf, opBinint1, byte(x)), true
+	case uint64(x) <= 0xffff:
+		return append(buf, opBinint2, byte(x), byte(x>>8)), true
+	case x == int64(int32(x)):
+		return append(buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24)), true
+	}
+	return buf, false
+}
+
+// appendBinFloat appends f as protocol 1 and above write a float.
+func appendBinFloat(buf []byte, f float64) []byte {
+	return binary.BigEndian.AppendUint64(append(buf, opBinfloat), math.Float64bits(f))
+}
+
 func (e *encoder) saveFloat(f float64) {
 	if e.proto >= 1 {
-		e.buf = append(e.buf, opBinfloat)
-		e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(f))
+		e.buf = appendBinFloat(e.buf, f)
 		return
 	}
 	e.buf = append(e.buf, opFloat)
@@ -951,27 +974,16 @@ func (e *encoder) appendNumbers(l []any) int {
 	buf := e.buf
 	k := 0
 	for _, v := range l {
-		if len(buf) >= e.frameEnd {
-			e.buf = buf
-			e.boundary()
-			buf = e.buf
-		}
+		buf = e.boundaryIn(buf)
 		switch x := v.(type) {
 		case float64:
-			buf = append(buf, opBinfloat)
-			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+			buf = appendBinFloat(buf, x)
 		case int64:
-			switch {
-			case x >= 0 && x <= 0xff:
-				buf = append(buf, opBinint1, byte(x))
-			case x >= 0 && x <= 0xffff:
-				buf = append(buf, opBinint2, byte(x), byte(x>>8))
-			case x >= math.MinInt32 && x <= math.MaxInt32:
-				buf = append(buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
-			default:
+			if x != int64(int32(x)) {
 				e.buf = buf
 				return k
 			}
+			buf, _ = appendBinInt(buf, x)
 		default:
 			e.buf = buf
 			return k
@@ -987,13 +999,7 @@ func (e *encoder) appendNumbers(l []any) int {
 func (e *encoder) appendFloat64s(fs []float64) {
 	buf := e.buf
 	for _, f := range fs {
-		if len(buf) >= e.frameEnd {
-			e.buf = buf
-			e.boundary()
-			buf = e.buf
-		}
-		buf = append(buf, opBinfloat)
-		buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(f))
+		buf = appendBinFloat(e.boundaryIn(buf), f)
 	}
 	e.buf = buf
 }
@@ -1003,23 +1009,13 @@ func (e *encoder) appendFloat64s(fs []float64) {
 func (e *encoder) appendInt64s(xs []int64) {
 	buf := e.buf
 	for _, x := range xs {
-		if len(buf) >= e.frameEnd {
-			e.buf = buf
-			e.boundary()
-			buf = e.buf
-		}
-		switch {
-		case x >= 0 && x <= 0xff:
-			buf = append(buf, opBinint1, byte(x))
-		case x >= 0 && x <= 0xffff:
-			buf = append(buf, opBinint2, byte(x), byte(x>>8))
-		case x >= math.MinInt32 && x <= math.MaxInt32:
-			buf = append(buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
-		default:
-			e.buf = buf
+		b, ok := appendBinInt(e.boundaryIn(buf), x)
+		if !ok {
+			e.buf = b
 			e.saveInt(x)
-			buf = e.buf
+			b = e.buf
 		}
+		buf = b
 	}
 	e.buf = buf
 }
@@ -1030,22 +1026,12 @@ func (e *encoder) saveItem(v any) error {
 		switch x := v.(type) {
 		case float64:
 			e.boundary()
-			e.buf = append(e.buf, opBinfloat)
-			e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(x))
+			e.buf = appendBinFloat(e.buf, x)
 			return nil
 		case int64:
-			if x >= 0 && x <= 0xff {
+			if x == int64(int32(x)) {
 				e.boundary()
-				e.buf = append(e.buf, opBinint1, byte(x))
-				return nil
-			}
-			if x >= math.MinInt32 && x <= math.MaxInt32 {
-				e.boundary()
-				if x >= 0 && x <= 0xffff {
-					e.buf = append(e.buf, opBinint2, byte(x), byte(x>>8))
-				} else {
-					e.buf = append(e.buf, opBinint, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
-				}
+				e.buf, _ = appendBinInt(e.buf, x)
 				return nil
 			}
 		case bool:
