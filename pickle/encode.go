@@ -322,6 +322,27 @@ func (e *encoder) memoize(key memoKey, aliases []memoKey) {
 	}
 }
 
+// begin starts writing a list (dict false) or a dict with identity key: a
+// GET if it was written before, which is all (done), else the depth check,
+// the empty container and its memo entry. Unless begin reports done, the
+// caller undoes the depth with e.depth-- when the container is complete.
+// A key without identity (k == 0) is never looked up.
+func (e *encoder) begin(key memoKey, aliases []memoKey, dict bool) (done bool, err error) {
+	if key.k != 0 && e.lookup(key) {
+		return true, nil
+	}
+	if err := e.enter(); err != nil {
+		return true, err
+	}
+	if dict {
+		e.emptyDict()
+	} else {
+		e.emptyList()
+	}
+	e.memoize(key, aliases)
+	return false, nil
+}
+
 // lookupStr is lookup for strings.
 func (e *encoder) lookupStr(key memoKey) bool {
 	if idx, ok := e.strs.get(key); ok {
@@ -927,15 +948,10 @@ func appendPy2Repr(out []byte, s string) []byte {
 
 func (e *encoder) saveList(l []any, aliases []memoKey) error {
 	key := sliceKey(unsafe.Pointer(unsafe.SliceData(l)), len(l), cap(l), kList)
-	if key.k != 0 && e.lookup(key) {
-		return nil
-	}
-	if err := e.enter(); err != nil {
+	if done, err := e.begin(key, aliases, false); done {
 		return err
 	}
 	defer func() { e.depth-- }()
-	e.emptyList()
-	e.memoize(key, aliases)
 	return e.appendItems(l)
 }
 
@@ -1287,15 +1303,10 @@ func keyPath(k any) string {
 
 func (e *encoder) saveDict(d *Dict, aliases []memoKey) error {
 	key := memoKey{p: unsafe.Pointer(d), k: kDict}
-	if e.lookup(key) {
-		return nil
-	}
-	if err := e.enter(); err != nil {
+	if done, err := e.begin(key, aliases, true); done {
 		return err
 	}
 	defer func() { e.depth-- }()
-	e.emptyDict()
-	e.memoize(key, aliases)
 	n := len(d.entries)
 	if e.proto == 0 || n <= 1 {
 		return e.batchSetitemsExact(n, func(i int) error { return e.saveEntry(d.entries[i]) })

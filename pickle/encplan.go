@@ -137,12 +137,10 @@ func buildEncPlan(t reflect.Type, building map[reflect.Type]*encPlan) *encPlan {
 		elem := buildEncPlan(t.Elem(), building)
 		n, size := t.Len(), t.Elem().Size()
 		p.fn = func(e *encoder, ptr unsafe.Pointer, aliases []memoKey) error {
-			if err := e.enter(); err != nil {
+			if done, err := e.begin(memoKey{}, aliases, false); done {
 				return err
 			}
 			defer func() { e.depth-- }()
-			e.emptyList()
-			e.memoize(memoKey{}, aliases)
 			return e.batchAppendsExact(n, func(i int) error {
 				e.boundary()
 				return elem.fn(e, unsafe.Add(ptr, uintptr(i)*size), nil)
@@ -233,15 +231,7 @@ func sliceEncoder(t reflect.Type, building map[reflect.Type]*encPlan) encFn {
 	header := func(e *encoder, h *sliceHeader, aliases []memoKey) (bool, error) {
 		key := sliceKey(h.data, h.len, h.cap, kList)
 		key.t = tp
-		if key.k != 0 && e.lookup(key) {
-			return true, nil
-		}
-		if err := e.enter(); err != nil {
-			return true, err
-		}
-		e.emptyList()
-		e.memoize(key, aliases)
-		return false, nil
+		return e.begin(key, aliases, false)
 	}
 	// Slices of scalars are written in one loop, without a call per item.
 	var item func(e *encoder, p unsafe.Pointer) error

@@ -137,15 +137,10 @@ func sortedKeys(rv reflect.Value) []reflect.Value {
 // with tuple keys.
 func (e *encoder) saveMapTupleKeys(rv reflect.Value, aliases []memoKey) error {
 	key := mapKey(rv)
-	if e.lookup(key) {
-		return nil
-	}
-	if err := e.enter(); err != nil {
+	if done, err := e.begin(key, aliases, true); done {
 		return err
 	}
 	defer func() { e.depth-- }()
-	e.emptyDict()
-	e.memoize(key, aliases)
 	keys := sortedKeys(rv)
 	return e.batchSetitemsExact(len(keys), func(i int) error {
 		k := keys[i]

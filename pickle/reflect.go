@@ -174,16 +174,11 @@ func (e *encoder) saveSliceRV(rv reflect.Value, aliases []memoKey) error {
 	if rv.Kind() == reflect.Slice {
 		key = sliceKey(rv.UnsafePointer(), n, rv.Cap(), kList)
 		key.t = typePtr(rv.Type())
-		if key.k != 0 && e.lookup(key) {
-			return nil
-		}
 	}
-	if err := e.enter(); err != nil {
+	if done, err := e.begin(key, aliases, false); done {
 		return err
 	}
 	defer func() { e.depth-- }()
-	e.emptyList()
-	e.memoize(key, aliases)
 	return e.batchAppendsExact(n, func(i int) error { return e.saveRV(rv.Index(i)) })
 }
 
@@ -191,19 +186,13 @@ func (e *encoder) saveMapRV(rv reflect.Value, aliases []memoKey) error {
 	if done, err := e.saveStrMapFast(rv, aliases); done {
 		return err
 	}
-	key := mapKey(rv)
-	if e.lookup(key) {
-		return nil
-	}
 	if err := checkKeyType(rv.Type().Key()); err != nil {
 		return errAt(err, rv.Type())
 	}
-	if err := e.enter(); err != nil {
+	if done, err := e.begin(mapKey(rv), aliases, true); done {
 		return err
 	}
 	defer func() { e.depth-- }()
-	e.emptyDict()
-	e.memoize(key, aliases)
 	n := rv.Len()
 	if n == 0 {
 		return nil

@@ -39,15 +39,10 @@ func keyPrefix(s string) uint64 {
 // the same bytes.
 func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(V) error) error {
 	key := mapKey(reflect.ValueOf(m))
-	if e.lookup(key) {
-		return nil
-	}
-	if err := e.enter(); err != nil {
+	if done, err := e.begin(key, aliases, true); done {
 		return err
 	}
 	defer func() { e.depth-- }()
-	e.emptyDict()
-	e.memoize(key, aliases)
 	if len(m) == 0 {
 		return nil
 	}
