@@ -126,21 +126,12 @@ func failure(v any, t reflect.Type, err error) error {
 	return &decErr{python: pyDesc(v), typ: t, err: err}
 }
 
-// pyDesc names the Python type of a model value, for errors.
+// pyDesc names the Python type of a model value, for errors: TypeName, more
+// precise for classes, objects and Python 2 strs.
 func pyDesc(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "None"
-	case bool:
-		return "bool"
-	case int64, *big.Int:
-		return "int"
-	case float64:
-		return "float"
-	case complex128:
-		return "complex"
-	case string:
-		return "str"
 	case ByteString:
 		return "str (Python 2)"
 	case Global:
