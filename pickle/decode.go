@@ -280,6 +280,22 @@ func (d *decoder) releaseMemo() {
 	d.memo, d.memo0 = nil, nil
 }
 
+// memoNext returns the slot of index memoN, making room for it.
+func (d *decoder) memoNext() *slot {
+	idx := d.memoN
+	if idx < memoChunkLen {
+		if idx >= len(d.memo0) {
+			d.memoGrow(int64(idx))
+		}
+		return &d.memo0[idx]
+	}
+	j := idx - memoChunkLen
+	if j>>memoShift >= len(d.memo) {
+		d.memoGrow(int64(idx))
+	}
+	return &d.memo[j>>memoShift][j&(memoChunkLen-1)]
+}
+
 // memoGrow makes room for indexes up to idx.
 func (d *decoder) memoGrow(idx int64) {
 	if idx < memoChunkLen {
@@ -304,6 +320,18 @@ func (d *decoder) memoPut(idx int64, s slot) error {
 	v := s
 	if v.v == nil {
 		v.v = memoNone
+	}
+	if idx == int64(d.memoN) && d.memoMap == nil && d.memoLen < d.cfg.maxMemo {
+		// The common case: the next index of the dense memo, as MEMOIZE
+		// and Python's own BINPUTs number entries.
+		if err := d.account(24); err != nil {
+			return err
+		}
+		e := d.memoNext()
+		*e = v
+		d.memoN++
+		d.memoLen++
+		return nil
 	}
 	if idx >= 0 && idx < int64(d.memoN) {
 		e := d.memoSlot(idx)
@@ -431,46 +459,13 @@ func (d *decoder) truncatedAt(pos int) error {
 	return ErrTruncated
 }
 
-// memoizeTop is MEMOIZE: the top of the stack goes into the memo at the
-// next index. The common case, a dense memo with room, is done here; the
-// rest goes through memoPut.
-func (d *decoder) memoizeTop() error {
-	idx, n := d.memoLen, len(d.stack)
-	if idx != d.memoN || d.memoMap != nil || n <= d.fence || idx >= d.cfg.maxMemo {
-		return d.putTop(int64(idx))
-	}
-	if err := d.account(24); err != nil {
-		return err
-	}
-	var e *slot
-	if idx < memoChunkLen {
-		if idx >= len(d.memo0) {
-			d.memoGrow(int64(idx))
-		}
-		e = &d.memo0[idx]
-	} else {
-		j := idx - memoChunkLen
-		if j>>memoShift >= len(d.memo) {
-			d.memoGrow(int64(idx))
-		}
-		e = &d.memo[j>>memoShift][j&(memoChunkLen-1)]
-	}
-	*e = d.stack[n-1]
-	if e.v == nil {
-		e.v = memoNone
-	}
-	d.memoN++
-	d.memoLen++
-	return nil
-}
-
 // memoizeNext does a MEMOIZE that follows the value just pushed, as
 // protocol 4 writes after every str, without a turn of the decoding loop.
 func (d *decoder) memoizeNext() error {
 	if d.pos < len(d.data) && d.data[d.pos] == opMemoize {
 		d.opPos, d.op = d.pos, opMemoize
 		d.pos++
-		return d.memoizeTop()
+		return d.putTop(int64(d.memoLen))
 	}
 	return nil
 }
@@ -522,7 +517,7 @@ func (d *decoder) run() (any, error) {
 				err = d.memoGet(int64(n))
 			}
 		case opMemoize:
-			err = d.memoizeTop()
+			err = d.putTop(int64(d.memoLen))
 		case opBinput, opLongBinput:
 			var n uint64
 			if n, err = d.uintArg(op); err == nil {
