@@ -1060,7 +1060,7 @@ func (d *decoder) appendTo(x int) error {
 // as much again to scan. So once a container is long, its final length is
 // estimated from the input the last batch took per item and the input that
 // remains, and it grows to that at once: by at least a quarter, at most
-// to 16 times its length, and never beyond MaxContainerLen.
+// to 64 times its length, and never beyond MaxContainerLen.
 // The second result says whether the estimate was used; a container that
 // ends up less than half full is then trimmed when the pickle ends
 // (trimEstimated).
@@ -1081,7 +1081,7 @@ func (d *decoder) estimate(capacity, need, added, size int) (int, bool) {
 	est += est / 64
 	// At least a quarter more, so that estimates that keep falling
 	// short still grow the container geometrically.
-	c := min(max(est, capacity+capacity/4, need), 16*need, max(need, d.cfg.maxContainer))
+	c := min(max(est, capacity+capacity/4, need), 64*need, max(need, d.cfg.maxContainer))
 	extra := c - need
 	if extra > d.estimateBudget || size*extra > d.allocMax-d.alloc {
 		return double, false

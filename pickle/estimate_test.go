@@ -87,3 +87,21 @@ func TestEstimateWithinMaxContainerLen(t *testing.T) {
 	followed := decode(append(p, opStop))
 	assert.Less(t, followed, alone+4200*16, "room for 4200 items at most")
 }
+
+// A dict of 100k str keys arrives in batches of 1000 items, and its first
+// estimate comes at 5000 items. That estimate must give room for all of
+// it: capped at 16 times the length, it stopped at 80000 entries, and the
+// dict was grown and copied again, with the garbage collector's write
+// barrier on every pointer, which cost about a tenth of decoding it.
+func TestEstimateLongDictGrowsOnce(t *testing.T) {
+	const perItem, items = 24, 100_000
+	cfg := (&DecodeOptions{}).config()
+	d := &decoder{cfg: &cfg, data: make([]byte, perItem*items), batch: perItem * 1000}
+	d.pos = perItem * 5000
+	d.estimateBudget = len(d.data) / 2
+	d.allocMax = 1 << 40
+	c, est := d.estimate(4000, 5000, 1000, 32)
+	assert.True(t, est)
+	assert.GreaterOrEqual(t, c, items)
+	assert.LessOrEqual(t, c, items+items/32)
+}
