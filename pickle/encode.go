@@ -327,9 +327,16 @@ func (e *encoder) memoize(key memoKey, aliases []memoKey) {
 // the empty container and its memo entry. Unless begin reports done, the
 // caller undoes the depth with e.depth-- when the container is complete.
 // A key without identity (k == 0) is never looked up.
+//
+// The memo records key before the container is written, under the index
+// its PUT will have; an error stops the encoding, so no entry is left
+// without its PUT.
 func (e *encoder) begin(key memoKey, aliases []memoKey, dict bool) (done bool, err error) {
-	if key.k != 0 && e.lookup(key) {
-		return true, nil
+	if key.k != 0 {
+		if idx, ok := e.memo.getOrPut(key, e.memoN); ok {
+			e.memoGet(idx)
+			return true, nil
+		}
 	}
 	if err := e.enter(); err != nil {
 		return true, err
@@ -339,13 +346,25 @@ func (e *encoder) begin(key memoKey, aliases []memoKey, dict bool) (done bool, e
 	} else {
 		e.emptyList()
 	}
-	e.memoize(key, aliases)
+	e.memoize(memoKey{}, aliases)
 	return false, nil
 }
 
 // lookupStr is lookup for strings.
 func (e *encoder) lookupStr(key memoKey) bool {
 	if idx, ok := e.strs.get(key); ok {
+		e.memoGet(idx)
+		return true
+	}
+	return false
+}
+
+// lookupOrAddStr is lookupStr, and on a miss records key in the string
+// memo under the index that the string's PUT will have, so the caller
+// writes the string and then memoize(memoKey{}, aliases). Like begin, it
+// relies on an error stopping the encoding before the PUT is missed.
+func (e *encoder) lookupOrAddStr(key memoKey) bool {
+	if idx, ok := e.strs.getOrPut(key, e.memoN); ok {
 		e.memoGet(idx)
 		return true
 	}
@@ -698,8 +717,7 @@ func (e *encoder) saveComplex(c complex128) error {
 }
 
 func (e *encoder) saveStr(s string, aliases []memoKey) error {
-	key := strKey(s, kStr)
-	if e.lookupStr(key) {
+	if e.lookupOrAddStr(strKey(s, kStr)) {
 		return nil
 	}
 	if e.proto == 0 {
@@ -732,7 +750,7 @@ func (e *encoder) saveStr(s string, aliases []memoKey) error {
 			e.writeLarge(h[:], s)
 		}
 	}
-	e.memoizeStr(key, aliases)
+	e.memoize(memoKey{}, aliases)
 	return nil
 }
 

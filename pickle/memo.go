@@ -153,6 +153,44 @@ func (s *strMemo) get(k memoKey) (int32, bool) {
 	return 0, false
 }
 
+// getOrPut is get, and on a miss put(k, idx), in one look at the current
+// generation: its probe ends at the slot that put would fill.
+func (s *strMemo) getOrPut(k memoKey, idx int32) (int32, bool) {
+	if k.p == nil || k.n >= strMaxLen || s.cur.n >= strMemoExact || (s.cur.n+1)*2 > len(s.cur.slots) {
+		if got, ok := s.get(k); ok {
+			return got, true
+		}
+		s.put(k, idx)
+		return idx, false
+	}
+	nk := uint32(k.n)<<8 | uint32(k.k)
+	h := &s.hot[hotSlot(k.p)]
+	if h.p == k.p && h.nk == nk {
+		return h.idx, true
+	}
+	mask := uint64(len(s.cur.slots) - 1)
+	i := s.cur.slot(k.p, nk)
+	for ; ; i = (i + 1) & mask {
+		e := &s.cur.slots[i]
+		if e.p == k.p && e.nk == nk {
+			*h = *e
+			return e.idx, true
+		}
+		if e.p == nil {
+			break
+		}
+	}
+	if s.prev.n > 0 {
+		if got, ok := s.prev.get(k); ok {
+			s.put(k, got)
+			return got, true
+		}
+	}
+	s.cur.slots[i] = strEntry{k.p, nk, idx}
+	s.cur.n++
+	return idx, false
+}
+
 func (s *strMemo) put(k memoKey, idx int32) {
 	if k.p == nil {
 		s.empty[k.k] = idx + 1
@@ -354,6 +392,32 @@ func (m *pageMemo) get(k memoKey) (int32, bool) {
 		return idx, ok
 	}
 	return 0, false
+}
+
+// getOrPut is get, and on a miss put(k, idx), finding k's cell once.
+func (m *pageMemo) getOrPut(k memoKey, idx int32) (int32, bool) {
+	if k.p == nil {
+		return idx, false
+	}
+	if m.paged {
+		if ck, ok := m.check(k, true); ok {
+			c := &m.page(k.p, true)[cellOf(k.p)]
+			if c.check == ck {
+				return c.idx, true
+			}
+			if c.check == 0 {
+				// Cells are never emptied, so a key whose cell is
+				// empty was never put, here or in the overflow map.
+				*c = memoCell{ck, idx}
+				return idx, false
+			}
+		}
+	}
+	if got, ok := m.get(k); ok {
+		return got, true
+	}
+	m.put(k, idx)
+	return idx, false
 }
 
 func (m *pageMemo) put(k memoKey, idx int32) {
