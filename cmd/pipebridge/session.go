@@ -94,8 +94,9 @@ does and prints one line on standard output when ready,
 with the address actually bound (the port chosen for port 0). It accepts
 one connection, stops listening, and talks on that connection. A
 connection that fails the handshake (a wrong key) is reported on standard
-error, and listen waits for another. Without a key, a TCP address other
-than loopback is refused unless --insecure is given. An empty ADDRESS ("")
+error, and listen waits for another. Handshakes still under way when one
+passes are cut short, and not reported: the peer sees the connection
+closed. Without a key, a TCP address other than loopback is refused unless --insecure is given. An empty ADDRESS ("")
 is a Unix socket in a new temporary directory, as Python's Listener()
 without an address.
 ` + sessionUsage
