@@ -1,14 +1,38 @@
 """Times CPython's C pickle on the payloads of pickle/'s benchmarks.
 
     python3.11 testdata/bench.py [--digests] [names...]
+    python3.11 testdata/bench.py --serve
 
-Prints one JSON object per payload: its pickle's size and sha256 (the Go
-benchmarks build the same payloads and check the digest), and the median
-CPU time in nanoseconds (time.process_time, which a busy machine does not
-inflate as it does wall time) of pickle.loads with the garbage collector on
-and off, and of pickle.dumps, at protocol 4. TestCompareCPython runs it.
-With --digests it prints only the size and digest, without timing:
-TestBenchPayloadsMatchPython runs it so.
+It times pickle.loads with the garbage collector on and off, and
+pickle.dumps, at protocol 4, in CPU time (time.process_time, which a busy
+machine does not inflate as it does wall time).
+
+By default it prints one JSON object per payload: its pickle's size and
+sha256 (the Go benchmarks build the same payloads and check the digest),
+and the median CPU time in nanoseconds of each operation, over about two
+seconds each. With --digests it prints only the size and digest, without
+timing: TestBenchPayloadsMatchPython runs it so, on every Python 3.
+
+With --serve it times one operation at a time, on request, for
+TestCompareCPython and TestCompareCPythonTyped: they pair its figures with
+Go's in rounds, Python and Go taking turns, so that both sides of a ratio
+are measured within seconds of each other on a machine whose speed drifts
+over tens of seconds. It is idle between requests, while Go times. It
+reads one JSON command per line on stdin and answers each with one JSON
+line on stdout:
+
+    {"name": "strdict", "op": "build"}
+        -> {"name": "strdict", "size": ..., "sha256": ..., "python": ...}
+    {"name": "strdict", "op": "loads_gc" | "loads_nogc" | "dumps", "seconds": 0.15}
+        -> {"ns": ...}
+
+build builds the payload and pickles it, and warms each operation up with
+one run. It keeps only that payload alive: with the collector on, a full
+collection during loads walks every live object, and other payloads would
+make loads pay for theirs. A timing op must name the payload last built;
+it answers the CPU time per run, in nanoseconds, over runs repeated until
+the given CPU seconds have passed (one at least). bench.py exits at the
+end of its input; an error kills it, with its traceback on stderr.
 """
 import gc
 import hashlib
@@ -35,8 +59,9 @@ PAYLOADS = {
 }
 
 
-def best(f, seconds=2.0, least=7):
-    f()  # warm up
+def median_ns(f, seconds, least):
+    """The median CPU time of runs of f, repeated until at least least runs
+    and seconds of CPU time, and at most 51 runs."""
     times = []
     start = time.process_time()
     while len(times) < least or time.process_time() - start < seconds:
@@ -49,25 +74,80 @@ def best(f, seconds=2.0, least=7):
     return times[len(times) // 2]
 
 
+def cpu_per_run(f, seconds):
+    """The CPU time per run of f, over runs repeated until seconds of CPU
+    time have passed (one run at least)."""
+    runs = 0
+    start = time.process_time_ns()
+    while runs == 0 or time.process_time_ns() - start < seconds * 1e9:
+        f()
+        runs += 1
+    return (time.process_time_ns() - start) // runs
+
+
+def describe(name, data):
+    return {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "python": sys.version.split()[0]}
+
+
+OPS = ["loads_gc", "loads_nogc", "dumps"]
+
+
+def measure_op(op, value, data, measure):
+    """Returns measure(run), where run does op (one of OPS) once on the
+    payload value or its pickle data. loads_nogc is measured with the
+    garbage collector disabled."""
+    if op == "loads_gc":
+        return measure(lambda: pickle.loads(data))
+    if op == "loads_nogc":
+        gc.disable()
+        try:
+            return measure(lambda: pickle.loads(data))
+        finally:
+            gc.enable()
+    if op == "dumps":
+        return measure(lambda: pickle.dumps(value, 4))
+    raise ValueError("unknown op %r" % op)
+
+
+def serve():
+    name = value = data = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "build":
+            name = value = data = None  # free the last payload before building the next
+            value = PAYLOADS[cmd["name"]]()
+            data = pickle.dumps(value, 4)
+            for op in OPS:
+                measure_op(op, value, data, lambda f: f())  # warm up
+            name = cmd["name"]
+            out = describe(name, data)
+        elif cmd["name"] == name:
+            seconds = cmd["seconds"]
+            out = {"ns": measure_op(cmd["op"], value, data, lambda f: cpu_per_run(f, seconds))}
+        else:
+            raise ValueError("%r is not the payload last built, %r" % (cmd["name"], name))
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
 def main():
     args = sys.argv[1:]
+    if args == ["--serve"]:
+        serve()
+        return
     digests = "--digests" in args
     names = [a for a in args if a != "--digests"] or list(PAYLOADS)
     for name in names:
         value = PAYLOADS[name]()
         data = pickle.dumps(value, 4)
-        out = {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-               "python": sys.version.split()[0]}
+        out = describe(name, data)
         if digests:
             print(json.dumps(out))
             continue
-        out["loads_gc_ns"] = best(lambda: pickle.loads(data))
-        gc.disable()
-        try:
-            out["loads_nogc_ns"] = best(lambda: pickle.loads(data))
-        finally:
-            gc.enable()
-        out["dumps_ns"] = best(lambda: pickle.dumps(value, 4))
+        for op in OPS:
+            measure_op(op, value, data, lambda f: f())  # warm up
+            out[op + "_ns"] = measure_op(op, value, data, lambda f: median_ns(f, 2.0, 7))
         print(json.dumps(out))
         sys.stdout.flush()
 
