@@ -1,14 +1,18 @@
 package pickle
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -254,6 +258,35 @@ func cpuPerOp(f func()) time.Duration {
 	return times[len(times)/2]
 }
 
+// cpuPerRun runs f until it has used budget of CPU time (once at least)
+// and returns the CPU time per run, garbage collection included. A run
+// that a collection cycle overlaps costs several times one that none
+// does, so with only a few runs a median would be either; the mean
+// charges each run its share of the cycles, and waiting at the end for
+// the marking of a cycle under way charges all of them to the runs
+// (instead of letting it go on, uncounted, while Python times). Fast
+// functions run in batches, so that reading the clock costs them nothing.
+func cpuPerRun(f func(), budget time.Duration) time.Duration {
+	start := cpuTime()
+	runs := 0
+	for used := time.Duration(0); runs == 0 || used < budget; used = cpuTime() - start {
+		batch := 1
+		if used > 0 {
+			batch = max(1, int(int64(budget-used)*int64(runs)/int64(used)))
+		}
+		for range batch {
+			f()
+		}
+		runs += batch
+	}
+	finishGCMark()
+	return (cpuTime() - start) / time.Duration(runs)
+}
+
+// finishGCMark waits for the marking of a collection cycle under way, if
+// any: turning the collector off does.
+func finishGCMark() { debug.SetGCPercent(debug.SetGCPercent(-1)) }
+
 // TestCPUTimes prints the CPU time of decoding and encoding each payload,
 // with PICKLE_BENCH=1.
 func TestCPUTimes(t *testing.T) {
@@ -276,100 +309,258 @@ func TestCPUTimes(t *testing.T) {
 	}
 }
 
-type cpythonFigures struct {
-	Name      string  `json:"name"`
-	Size      int     `json:"size"`
-	SHA256    string  `json:"sha256"`
-	Python    string  `json:"python"`
-	LoadsGC   float64 `json:"loads_gc_ns"`
-	LoadsNoGC float64 `json:"loads_nogc_ns"`
-	Dumps     float64 `json:"dumps_ns"`
+// pyPayload is how bench.py describes a payload it built: its pickle's
+// size and sha256, and the Python that pickled it.
+type pyPayload struct {
+	Name   string `json:"name"`
+	Size   int    `json:"size"`
+	SHA256 string `json:"sha256"`
+	Python string `json:"python"`
 }
 
-func runBenchPy(t *testing.T) []cpythonFigures {
-	var py *pymatrix.Interpreter
+// checkSamePickle fails the test if Go's pickle of a payload is not the
+// one bench.py times: their figures would not be comparable.
+func checkSamePickle(t *testing.T, py pyPayload, data []byte) {
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != py.SHA256 {
+		t.Errorf("%s: Go's pickle differs from CPython's; figures are not comparable", py.Name)
+	}
+}
+
+// The speed comparisons take their figures in paired rounds: for each
+// payload, one CPython process (testdata/bench.py --serve) and Go take
+// turns at timing their counterpart operations, each idle while the other
+// times, and do so round after round. A shared machine's speed drifts (by
+// up to 1.7x over tens of seconds here); within a round, a few seconds
+// long, it is about the same for both sides, so a round's ratios hold even
+// when its times do not. Each ratio printed is the median of the rounds'
+// ratios, which leaves out a round that straddled a change, with their
+// range; each time printed is the median of the rounds' times.
+const (
+	// benchRounds is how many rounds each payload gets; even, so that as
+	// many run their steps backwards as forwards.
+	benchRounds = 6
+	// roundBudget is how much CPU time one side spends on timing one
+	// operation in a round: the figure is the CPU time per run over as
+	// many runs as fit, one at least.
+	roundBudget = 150 * time.Millisecond
+)
+
+// benchPy is CPython 3.11 running testdata/bench.py --serve: it times its C
+// pickle on one payload at a time, one operation on request, and is idle
+// between requests.
+type benchPy struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr bytes.Buffer
+	exited bool
+	err    error // of the exit, once exited
+}
+
+// startBenchPy starts bench.py --serve, and stops it when the test ends.
+// The test skips if CPython 3.11 is not installed.
+func startBenchPy(t *testing.T) *benchPy {
+	var interp *pymatrix.Interpreter
 	all, _ := pymatrix.All()
 	for i := range all {
 		if all[i].Major == 3 && all[i].Minor == 11 {
-			py = &all[i]
+			interp = &all[i]
 		}
 	}
-	if py == nil {
+	if interp == nil {
 		t.Skip("CPython 3.11 is not installed")
 	}
-	out, err := py.Command("testdata/bench.py").Output()
+	py := &benchPy{t: t, cmd: interp.Command("testdata/bench.py", "--serve")}
+	py.cmd.Stderr = &py.stderr
+	stdin, err := py.cmd.StdinPipe()
 	require.NoError(t, err)
-	var figs []cpythonFigures
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var f cpythonFigures
-		require.NoError(t, json.Unmarshal([]byte(line), &f))
-		figs = append(figs, f)
+	stdout, err := py.cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, py.cmd.Start())
+	py.stdin, py.stdout = stdin, bufio.NewReader(stdout)
+	t.Cleanup(func() {
+		_ = py.stdin.Close() // bench.py exits at the end of its input
+		_ = py.wait()
+	})
+	return py
+}
+
+// wait waits for bench.py to exit, the first time, and returns how it did.
+func (py *benchPy) wait() error {
+	if !py.exited {
+		py.exited = true
+		py.err = py.cmd.Wait()
 	}
-	return figs
+	return py.err
+}
+
+// call sends bench.py one command and decodes its answer into answer. If
+// bench.py has died, the test fails with its stderr.
+func (py *benchPy) call(command map[string]any, answer any) {
+	line, err := json.Marshal(command)
+	require.NoError(py.t, err)
+	if _, err = py.stdin.Write(append(line, '\n')); err == nil {
+		line, err = py.stdout.ReadBytes('\n')
+	}
+	if err != nil {
+		_ = py.stdin.Close()
+		py.t.Fatalf("bench.py --serve: %v (%v); its stderr:\n%s", err, py.wait(), py.stderr.String())
+	}
+	require.NoError(py.t, json.Unmarshal(line, answer), "bench.py answered %q", line)
+}
+
+// build makes bench.py build a payload and pickle it, and returns their
+// description. bench.py keeps only that payload alive.
+func (py *benchPy) build(name string) pyPayload {
+	var p pyPayload
+	py.call(map[string]any{"name": name, "op": "build"}, &p)
+	require.Equal(py.t, name, p.Name)
+	return p
+}
+
+// step is a round's step in which bench.py times op ("loads_gc",
+// "loads_nogc" or "dumps") on the payload name, which it must have built
+// last. The figure it gives is named op.
+func (py *benchPy) step(name, op string) pairedStep {
+	return pairedStep{op, func() time.Duration {
+		var answer struct {
+			NS int64 `json:"ns"`
+		}
+		py.call(map[string]any{"name": name, "op": op, "seconds": roundBudget.Seconds()}, &answer)
+		return time.Duration(answer.NS)
+	}}
+}
+
+// pairedStep is one figure of a round: timing returns the CPU time per run
+// of one operation, measured in Go or by bench.py.
+type pairedStep struct {
+	figure string
+	timing func() time.Duration
+}
+
+// goStep is a round's step that times f in Go. It runs f once now, to warm
+// it up.
+func goStep(figure string, f func()) pairedStep {
+	f()
+	return pairedStep{figure, func() time.Duration { return cpuPerRun(f, roundBudget) }}
+}
+
+// roundTimes holds the times each figure took, one per round.
+type roundTimes map[string][]time.Duration
+
+// runRounds runs benchRounds rounds of steps, one step at a time. Odd
+// rounds run them backwards, so that a steady drift of the machine's speed
+// during a round favours neither side of a ratio over the rounds.
+func runRounds(steps []pairedStep) roundTimes {
+	finishGCMark() // of the warm-ups' garbage
+	times := roundTimes{}
+	for round := range benchRounds {
+		for i := range steps {
+			s := steps[i]
+			if round%2 == 1 {
+				s = steps[len(steps)-1-i]
+			}
+			times[s.figure] = append(times[s.figure], s.timing())
+		}
+	}
+	return times
+}
+
+// median returns a figure's median time over the rounds.
+func (rt roundTimes) median(figure string) time.Duration { return median(rt[figure]) }
+
+// ratio sums up num's time over den's in each round.
+func (rt roundTimes) ratio(num, den string) roundRatio {
+	ratios := make([]float64, benchRounds)
+	for i := range ratios {
+		ratios[i] = float64(rt[num][i]) / float64(rt[den][i])
+	}
+	return roundRatio{median(ratios), slices.Min(ratios), slices.Max(ratios)}
+}
+
+// roundRatio is a ratio of times over the rounds: its median, and its
+// range.
+type roundRatio struct{ median, min, max float64 }
+
+func (r roundRatio) String() string { return fmt.Sprintf("%.1f (%.1f–%.1f)", r.median, r.min, r.max) }
+
+func median[T ~int64 | ~float64](xs []T) T {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // TestCompareCPython prints this package's speed next to CPython 3.11's
-// C pickle and og-rek's, on the benchmark payloads: the median CPU time of
-// one operation, for Go as for CPython (testdata/bench.py), since CPU time
-// is what a shared machine does not inflate. It runs only with
-// PICKLE_BENCH=1 (it takes a minute or two):
+// C pickle and og-rek's, on the benchmark payloads: the CPU time of one
+// operation, for Go as for CPython, since CPU time is what a shared
+// machine does not inflate. The figures are taken in paired rounds (see
+// benchRounds), CPython's turn and Go's alternating: each ratio is the
+// median of the rounds' ratios, with their range in parentheses, and each
+// time the median of the rounds' times. It runs only with PICKLE_BENCH=1
+// (it takes a minute or two):
 //
-//	PICKLE_BENCH=1 go test -run TestCompareCPython -v ./pickle/
+//	PICKLE_BENCH=1 go test -run 'TestCompareCPython$' -v ./pickle/
 func TestCompareCPython(t *testing.T) {
 	if os.Getenv("PICKLE_BENCH") == "" {
 		t.Skip("set PICKLE_BENCH=1 to compare with CPython")
 	}
-	figs := runBenchPy(t)
+	py := startBenchPy(t)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "payload\tpickle\tGo decode\tCPython loads gc on / off\t× gc on\t× gc off\tas Recv × gc on\tog-rek decode\t× og-rek\tGo encode\tCPython dumps\t× dumps\tas Send × dumps\tog-rek encode\t× og-rek\tallocs/item\t\n")
-	for _, f := range figs {
-		p := payload(t, f.Name)
-		sum := sha256.Sum256(p.pickle)
-		if hex.EncodeToString(sum[:]) != f.SHA256 {
-			t.Errorf("%s: Go's pickle differs from CPython's; figures are not comparable", f.Name)
-		}
-		dec := cpuPerOp(func() {
-			var v any
-			_ = Unmarshal(p.pickle, &v)
-		})
-		// conn's PickleCodec decodes received bodies with ShareLarge.
-		decRecv := cpuPerOp(func() {
-			var v any
-			_ = DecodeOptions{ShareLarge: true}.Unmarshal(p.pickle, &v)
-		})
+	var python string
+	for _, bp := range benchPayloads {
+		pyp := py.build(bp.name)
+		python = pyp.Python
+		p := payload(t, bp.name)
+		checkSamePickle(t, pyp, p.pickle)
+		ogv, err := ToOgrek(p.value)
+		require.NoError(t, err)
 		var buf []byte
-		enc := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], p.value) })
-		// conn's Send encodes into segments that share large payloads.
 		var segs net.Buffers
-		encSend := cpuPerOp(func() { segs, _ = EncodeOptions{}.AppendMarshalBuffers(segs[:0], buf[:0], p.value) })
-		ogDec := cpuPerOp(func() {
-			_, _ = ogórek.NewDecoderWithConfig(bytes.NewReader(p.pickle), &ogórek.DecoderConfig{StrictUnicode: true, PyDict: true}).Decode()
-		})
-		ogv, _ := ToOgrek(p.value)
 		var obuf bytes.Buffer
-		ogEnc := cpuPerOp(func() {
-			obuf.Reset()
-			_ = ogórek.NewEncoderWithConfig(&obuf, &ogórek.EncoderConfig{Protocol: 4}).Encode(ogv)
+		rt := runRounds([]pairedStep{
+			py.step(bp.name, "loads_gc"),
+			goStep("decode", func() {
+				var v any
+				_ = Unmarshal(p.pickle, &v)
+			}),
+			py.step(bp.name, "loads_nogc"),
+			// conn's PickleCodec decodes received bodies with ShareLarge.
+			goStep("decode as Recv", func() {
+				var v any
+				_ = DecodeOptions{ShareLarge: true}.Unmarshal(p.pickle, &v)
+			}),
+			goStep("og-rek decode", func() {
+				_, _ = ogórek.NewDecoderWithConfig(bytes.NewReader(p.pickle), &ogórek.DecoderConfig{StrictUnicode: true, PyDict: true}).Decode()
+			}),
+			py.step(bp.name, "dumps"),
+			goStep("encode", func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], p.value) }),
+			// conn's Send encodes into segments that share large payloads.
+			goStep("encode as Send", func() { segs, _ = EncodeOptions{}.AppendMarshalBuffers(segs[:0], buf[:0], p.value) }),
+			goStep("og-rek encode", func() {
+				obuf.Reset()
+				_ = ogórek.NewEncoderWithConfig(&obuf, &ogórek.EncoderConfig{Protocol: 4}).Encode(ogv)
+			}),
 		})
-		items := 1
-		for _, bp := range benchPayloads {
-			if bp.name == f.Name {
-				items = bp.records
-			}
-		}
 		allocs := testing.AllocsPerRun(2, func() {
 			var v any
 			_ = Unmarshal(p.pickle, &v)
 		})
-		ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
-		ns := func(f float64) time.Duration { return time.Duration(f) }
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s / %s\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%s\t%s\t%.1f\t%.1f\t%s\t%.1f\t%.2f\t\n", f.Name, f.Size,
-			ms(dec), ms(ns(f.LoadsGC)), ms(ns(f.LoadsNoGC)), f.LoadsGC/float64(dec), f.LoadsNoGC/float64(dec), f.LoadsGC/float64(decRecv), ms(ogDec), float64(ogDec)/float64(dec),
-			ms(enc), ms(ns(f.Dumps)), f.Dumps/float64(enc), f.Dumps/float64(max(encSend, time.Nanosecond)), ms(ogEnc), float64(ogEnc)/float64(enc), allocs/float64(items))
-		p = builtPayload{}
+		ms := func(figure string) string { return fmt.Sprintf("%.2fms", float64(rt.median(figure))/1e6) }
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s / %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n", bp.name, pyp.Size,
+			ms("decode"), ms("loads_gc"), ms("loads_nogc"), rt.ratio("loads_gc", "decode"), rt.ratio("loads_nogc", "decode"),
+			rt.ratio("loads_gc", "decode as Recv"), ms("og-rek decode"), rt.ratio("og-rek decode", "decode"),
+			ms("encode"), ms("dumps"), rt.ratio("dumps", "encode"), rt.ratio("dumps", "encode as Send"),
+			ms("og-rek encode"), rt.ratio("og-rek encode", "encode"), allocs/float64(bp.records))
+		p, ogv = builtPayload{}, nil
 		runtime.GC()
 	}
 	w.Flush()
+	fmt.Printf("CPU time of one operation, median over %d paired rounds with CPython %s; ratios: median over the rounds (min–max)\n", benchRounds, python)
 }
 
 // TestBenchPayloadsMatchPython checks that Go encodes each benchmark
@@ -394,7 +585,7 @@ func TestBenchPayloadsMatchPython(t *testing.T) {
 			require.NoError(t, err)
 			seen := 0
 			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				var f cpythonFigures
+				var f pyPayload
 				require.NoError(t, json.Unmarshal([]byte(line), &f))
 				seen++
 				if f.Name == "bytes" && !py.AtLeast(3, 7) {

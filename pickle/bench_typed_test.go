@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -133,48 +132,49 @@ var typedPayloads = []typedPayload{
 // decoding of each benchmark pickle into the Go type a program would use
 // ([]benchRecord, []float64, []int64, []byte, map[string]string) against
 // CPython 3.11's pickle.loads of the same bytes (with its garbage collector
-// on, and off), and encoding that Go value against pickle.dumps: the
-// median CPU time of one operation, as TestCompareCPython measures. Typed
-// records encode to exactly CPython's bytes; the map's items come out in
-// Go's sorted key order, the same dict for Python. It runs only with
-// PICKLE_BENCH=1:
+// on, and off), and encoding that Go value against pickle.dumps: the CPU
+// time of one operation, taken in paired rounds as TestCompareCPython
+// takes it, so each ratio is the median of the rounds' ratios, with their
+// range in parentheses. Typed records encode to exactly CPython's bytes;
+// the map's items come out in Go's sorted key order, the same dict for
+// Python. It runs only with PICKLE_BENCH=1:
 //
-//	PICKLE_BENCH=1 go test -run TestCompareCPythonTyped -v ./pickle/
+//	PICKLE_BENCH=1 go test -run 'TestCompareCPythonTyped$' -v ./pickle/
 func TestCompareCPythonTyped(t *testing.T) {
 	if os.Getenv("PICKLE_BENCH") == "" {
 		t.Skip("set PICKLE_BENCH=1 to compare with CPython")
 	}
-	figs := runBenchPy(t)
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
-	ns := func(f float64) time.Duration { return time.Duration(f) }
-	t.Logf("CPU time per operation, median; CPython %s", figs[0].Python)
-	for _, tp := range typedPayloads {
-		var f cpythonFigures
-		for _, x := range figs {
-			if x.Name == tp.name {
-				f = x
-			}
+	py := startBenchPy(t)
+	for i, tp := range typedPayloads {
+		pyp := py.build(tp.name)
+		if i == 0 {
+			t.Logf("CPU time of one operation, median over %d paired rounds with CPython %s; ratios: median over the rounds (min–max)", benchRounds, pyp.Python)
 		}
-		require.Equal(t, tp.name, f.Name)
 		data := payload(t, tp.name).pickle
+		checkSamePickle(t, pyp, data)
 		v := tp.value()
 		if tp.name == "records" {
 			got, err := Marshal(v)
 			require.NoError(t, err)
 			require.Equal(t, data, got)
 		}
-		require.NoError(t, tp.decode(data))
 		runtime.GC()
-		dec := cpuPerOp(func() {
-			if err := tp.decode(data); err != nil {
-				t.Fatal(err)
-			}
-		})
 		var buf []byte
-		enc := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], v) })
-		t.Logf("%-8s Unmarshal into %-18T %9s  loads gc on %9s (×%.1f) gc off %9s (×%.1f)   Marshal %9s  dumps %9s (×%.1f)",
-			tp.name, v, ms(dec), ms(ns(f.LoadsGC)), f.LoadsGC/float64(dec), ms(ns(f.LoadsNoGC)), f.LoadsNoGC/float64(dec),
-			ms(enc), ms(ns(f.Dumps)), f.Dumps/float64(enc))
+		rt := runRounds([]pairedStep{
+			py.step(tp.name, "loads_gc"),
+			goStep("Unmarshal", func() {
+				if err := tp.decode(data); err != nil {
+					t.Fatal(err)
+				}
+			}),
+			py.step(tp.name, "loads_nogc"),
+			py.step(tp.name, "dumps"),
+			goStep("Marshal", func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], v) }),
+		})
+		ms := func(figure string) string { return fmt.Sprintf("%.2fms", float64(rt.median(figure))/1e6) }
+		t.Logf("%-8s Unmarshal into %-18T %9s  loads gc on %9s ×%-15s gc off %9s ×%-15s  Marshal %9s  dumps %9s ×%s",
+			tp.name, v, ms("Unmarshal"), ms("loads_gc"), rt.ratio("loads_gc", "Unmarshal"), ms("loads_nogc"), rt.ratio("loads_nogc", "Unmarshal"),
+			ms("Marshal"), ms("dumps"), rt.ratio("dumps", "Marshal"))
 		v = nil
 		runtime.GC()
 	}
