@@ -258,21 +258,21 @@ func cpuPerOp(f func()) time.Duration {
 	return times[len(times)/2]
 }
 
-// cpuPerRun runs f until it has used budget of CPU time (once at least)
-// and returns the CPU time per run, garbage collection included. A run
+// cpuPerRun runs f until it has used budget of CPU time and run least
+// times, and returns the CPU time per run, garbage collection included. A run
 // that a collection cycle overlaps costs several times one that none
 // does, so with only a few runs a median would be either; the mean
 // charges each run its share of the cycles, and waiting at the end for
 // the marking of a cycle under way charges all of them to the runs
 // (instead of letting it go on, uncounted, while Python times). Fast
 // functions run in batches, so that reading the clock costs them nothing.
-func cpuPerRun(f func(), budget time.Duration) time.Duration {
+func cpuPerRun(f func(), budget time.Duration, least int) time.Duration {
 	start := cpuTime()
 	runs := 0
-	for used := time.Duration(0); runs == 0 || used < budget; used = cpuTime() - start {
+	for used := time.Duration(0); runs < least || used < budget; used = cpuTime() - start {
 		batch := 1
 		if used > 0 {
-			batch = max(1, int(int64(budget-used)*int64(runs)/int64(used)))
+			batch = max(1, least-runs, int(int64(budget-used)*int64(runs)/int64(used)))
 		}
 		for range batch {
 			f()
@@ -339,11 +339,17 @@ func checkSamePickle(t *testing.T, py pyPayload, data []byte) {
 const (
 	// benchRounds is how many rounds each payload gets; even, so that as
 	// many run their steps backwards as forwards.
-	benchRounds = 6
+	benchRounds = 4
 	// roundBudget is how much CPU time one side spends on timing one
-	// operation in a round: the figure is the CPU time per run over as
-	// many runs as fit, one at least.
-	roundBudget = 150 * time.Millisecond
+	// operation in a round, and roundRuns how many runs it takes at
+	// least: the figure is the CPU time per run over them. A run that a
+	// collection cycle overlaps (in Go, or a full collection in CPython)
+	// costs several times one that none does, so a step of one or two
+	// runs would come out at one or the other, round by round; over
+	// three runs or more, each run pays about its share of the cycles,
+	// as it does in a program that keeps decoding.
+	roundBudget = 300 * time.Millisecond
+	roundRuns   = 3
 )
 
 // benchPy is CPython 3.11 running testdata/bench.py --serve: it times its C
@@ -428,7 +434,7 @@ func (py *benchPy) step(name, op string) pairedStep {
 		var answer struct {
 			NS int64 `json:"ns"`
 		}
-		py.call(map[string]any{"name": name, "op": op, "seconds": roundBudget.Seconds()}, &answer)
+		py.call(map[string]any{"name": name, "op": op, "seconds": roundBudget.Seconds(), "least": roundRuns}, &answer)
 		return time.Duration(answer.NS)
 	}}
 }
@@ -444,7 +450,7 @@ type pairedStep struct {
 // it up.
 func goStep(figure string, f func()) pairedStep {
 	f()
-	return pairedStep{figure, func() time.Duration { return cpuPerRun(f, roundBudget) }}
+	return pairedStep{figure, func() time.Duration { return cpuPerRun(f, roundBudget, roundRuns) }}
 }
 
 // roundTimes holds the times each figure took, one per round.

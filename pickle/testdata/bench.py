@@ -23,7 +23,7 @@ line on stdout:
 
     {"name": "strdict", "op": "build"}
         -> {"name": "strdict", "size": ..., "sha256": ..., "python": ...}
-    {"name": "strdict", "op": "loads_gc" | "loads_nogc" | "dumps", "seconds": 0.15}
+    {"name": "strdict", "op": "loads_gc" | "loads_nogc" | "dumps", "seconds": 0.3, "least": 3}
         -> {"ns": ...}
 
 build builds the payload and pickles it, and warms each operation up with
@@ -31,7 +31,8 @@ one run. It keeps only that payload alive: with the collector on, a full
 collection during loads walks every live object, and other payloads would
 make loads pay for theirs. A timing op must name the payload last built;
 it answers the CPU time per run, in nanoseconds, over runs repeated until
-the given CPU seconds have passed (one at least). bench.py exits at the
+the given CPU seconds have passed and at least least runs are done (one
+if it is not given). bench.py exits at the
 end of its input; an error kills it, with its traceback on stderr.
 """
 import gc
@@ -74,12 +75,12 @@ def median_ns(f, seconds, least):
     return times[len(times) // 2]
 
 
-def cpu_per_run(f, seconds):
+def cpu_per_run(f, seconds, least):
     """The CPU time per run of f, over runs repeated until seconds of CPU
-    time have passed (one run at least)."""
+    time have passed and least runs are done."""
     runs = 0
     start = time.process_time_ns()
-    while runs == 0 or time.process_time_ns() - start < seconds * 1e9:
+    while runs < least or time.process_time_ns() - start < seconds * 1e9:
         f()
         runs += 1
     return (time.process_time_ns() - start) // runs
@@ -123,8 +124,8 @@ def serve():
             name = cmd["name"]
             out = describe(name, data)
         elif cmd["name"] == name:
-            seconds = cmd["seconds"]
-            out = {"ns": measure_op(cmd["op"], value, data, lambda f: cpu_per_run(f, seconds))}
+            seconds, least = cmd["seconds"], cmd.get("least", 1)
+            out = {"ns": measure_op(cmd["op"], value, data, lambda f: cpu_per_run(f, seconds, least))}
         else:
             raise ValueError("%r is not the payload last built, %r" % (cmd["name"], name))
         sys.stdout.write(json.dumps(out) + "\n")
