@@ -1,9 +1,6 @@
 package pickle
 
-import (
-	"strings"
-	"unsafe"
-)
+import "unsafe"
 
 // Bulk allocation for the decoder. Storing a float64, an int64, a string or
 // a slice in an interface normally allocates a small heap object for it;
@@ -77,9 +74,14 @@ func (s *slabs) entrySlice(n int) []dictEntry {
 	return s.entries[off : off : off+n]
 }
 
+// newChunk returns an empty chunk to follow old.
+func newChunk[T any](old []T, first, limit int) []T {
+	return make([]T, 0, nextChunk(cap(old), first, limit))
+}
+
 func (s *slabs) float(f float64) any {
 	if len(s.floats) == cap(s.floats) {
-		s.floats = make([]float64, 0, nextChunk(cap(s.floats), 4, numSlabLen))
+		s.floats = newChunk(s.floats, 4, numSlabLen)
 	}
 	s.floats = append(s.floats, f)
 	return makeIface(float64Type, unsafe.Pointer(&s.floats[len(s.floats)-1]))
@@ -90,7 +92,7 @@ func (s *slabs) int(i int64) any {
 		return i // the runtime boxes small integers without allocating
 	}
 	if len(s.ints) == cap(s.ints) {
-		s.ints = make([]int64, 0, nextChunk(cap(s.ints), 4, numSlabLen))
+		s.ints = newChunk(s.ints, 4, numSlabLen)
 	}
 	s.ints = append(s.ints, i)
 	return makeIface(int64Type, unsafe.Pointer(&s.ints[len(s.ints)-1]))
@@ -112,7 +114,7 @@ func (s *slabs) str(b []byte) any {
 
 func (s *slabs) boxString(str string) any {
 	if len(s.strs) == cap(s.strs) {
-		s.strs = make([]string, 0, nextChunk(cap(s.strs), 4, slabLen))
+		s.strs = newChunk(s.strs, 4, slabLen)
 	}
 	s.strs = append(s.strs, str)
 	return makeIface(stringType, unsafe.Pointer(&s.strs[len(s.strs)-1]))
@@ -156,37 +158,36 @@ func (s *slabs) itemSlice(n int) []any {
 	return s.items[off : off+n : off+n]
 }
 
-// strArena packs the bytes of many short strings into shared chunks. A
-// chunk is a strings.Builder's buffer, which is not zeroed when allocated
-// (every byte of it is written before it is read) and never moves: the
-// strings already taken from it stay valid as more are appended.
+// strArena packs the bytes of many short strings into shared chunks. The
+// strings taken from a chunk point into it, so a chunk's bytes, once
+// taken, are never written again: it is only appended to, and replaced
+// when full.
 type strArena struct {
-	b    *strings.Builder
-	last int // capacity of the last chunk
+	buf  []byte // the current chunk
+	last int    // capacity of the last chunk
 }
 
 // add returns a string with the bytes of p, stored in the arena; p must
 // not be longer than arenaMaxChunk.
 func (a *strArena) add(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
 	a.room(len(p))
-	off := a.b.Len()
-	a.b.Write(p)
-	return a.b.String()[off:]
+	off := len(a.buf)
+	a.buf = append(a.buf, p...)
+	return unsafe.String(&a.buf[off], len(p))
 }
 
 // addString is add for a string.
 func (a *strArena) addString(s string) string {
-	a.room(len(s))
-	off := a.b.Len()
-	a.b.WriteString(s)
-	return a.b.String()[off:]
+	return a.add(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // room makes sure the current chunk has room for n more bytes.
 func (a *strArena) room(n int) {
-	if a.b == nil || a.b.Cap()-a.b.Len() < n {
-		a.b = new(strings.Builder)
+	if cap(a.buf)-len(a.buf) < n {
 		a.last = max(nextChunk(a.last, 64, arenaSize), n)
-		a.b.Grow(a.last)
+		a.buf = make([]byte, 0, a.last)
 	}
 }
