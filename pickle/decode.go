@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"math/big"
 	"sync"
@@ -1235,12 +1234,14 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		entries := dict.entries
 		for i := 0; i < len(items); i += 2 {
 			k, v := items[i].v, d.val(items[i+1].v)
-			if p := dict.index.lookup(hs[i/2], func(p int32) bool { return keyEqual(entries[p].key, k) }); p >= 0 {
+			if int(len(entries)+1)*2 > len(dict.index) {
+				dict.index.resize(len(dict.index))
+			}
+			if p := dict.index.lookupOrInsert(hs[i/2], int32(len(entries)), func(p int32) bool { return keyEqual(entries[p].key, k) }); p >= 0 {
 				entries[p].value = v
 				continue
 			}
 			entries = append(entries, dictEntry{k, v})
-			dict.index.insert(hs[i/2], int32(len(entries)-1))
 		}
 		dict.entries = entries
 		return nil
@@ -1270,7 +1271,7 @@ func (d *decoder) hashStrKeys(dict *Dict, items []slot) []uint64 {
 		if !ok {
 			return nil
 		}
-		hs = append(hs, maphash.String(hashSeed, s))
+		hs = append(hs, strHash(s))
 	}
 	// A loop of loads alone, so that many cache misses are under way
 	// at once.

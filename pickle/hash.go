@@ -1,10 +1,12 @@
 package pickle
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
 	"math/big"
+	"math/bits"
 	"reflect"
 	"unsafe"
 )
@@ -18,6 +20,42 @@ import (
 // and *Object by identity (the default for Python objects).
 
 var hashSeed = maphash.MakeSeed()
+
+// strHashKeys are strHash's secrets, drawn for each process as hashSeed
+// is, so that which strs collide cannot be known beforehand.
+var strHashKeys = [3]uint64{
+	maphash.String(hashSeed, "0") | 1,
+	maphash.String(hashSeed, "1") | 1,
+	maphash.String(hashSeed, "2") | 1,
+}
+
+// strHash is the hash of a str (and of an ASCII ByteString, which equals
+// it). A str of up to 16 bytes, the most common key, is hashed inline as
+// wyhash hashes short input, with two wide multiplications; a call to
+// maphash would cost more than the hashing.
+func strHash(s string) uint64 {
+	n := len(s)
+	if n > 16 {
+		return maphash.String(hashSeed, s)
+	}
+	b := unsafe.Slice(unsafe.StringData(s), n)
+	var lo, hi uint64
+	switch {
+	case n >= 8:
+		lo, hi = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		lo, hi = uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		lo = uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1])
+	}
+	return mum(mum(lo^strHashKeys[0], hi^strHashKeys[1]), uint64(n)^strHashKeys[2])
+}
+
+// mum folds the 128-bit product of a and b.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
 
 // maxKeyDepth bounds the nesting of tuple and frozenset keys that hashing
 // and comparing will follow; maxKeyWork bounds the items visited for one
@@ -246,7 +284,7 @@ type keyHasher struct {
 func hashKey(k any) (uint64, error) {
 	switch x := k.(type) {
 	case string:
-		return maphash.String(hashSeed, x), nil
+		return strHash(x), nil
 	case int64:
 		return hashInt(x), nil
 	}
@@ -261,9 +299,9 @@ func (kh *keyHasher) hash(k any, depth int) (uint64, error) {
 	}
 	switch x := k.(type) {
 	case string:
-		return maphash.String(hashSeed, x), nil
+		return strHash(x), nil
 	case ByteString:
-		return maphash.String(hashSeed, string(x)), nil
+		return strHash(string(x)), nil
 	case nil:
 		return 0x5bd1e995, nil
 	case []byte:

@@ -573,6 +573,24 @@ func (x *keyIndex) resize(n int) {
 	}
 }
 
+// lookupOrInsert is lookup, and on a miss records entry pos under h in the
+// slot the lookup ended at, which insert would fill; the index must have
+// room for pos.
+func (x keyIndex) lookupOrInsert(h uint64, pos int32, eq func(int32) bool) int {
+	mask := uint64(len(x) - 1)
+	h32 := uint32(h)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := x[i]
+		if s.pos == 0 {
+			x[i] = indexSlot{h32, pos + 1}
+			return -1
+		}
+		if s.hash == h32 && eq(s.pos-1) {
+			return int(s.pos - 1)
+		}
+	}
+}
+
 // insert records entry pos (the entries before it are all recorded).
 func (x *keyIndex) insert(h uint64, pos int32) {
 	if int(pos+1)*2 > len(*x) {
