@@ -487,6 +487,9 @@ func (d *decoder) run() (any, error) {
 		}
 		d.opPos = d.pos
 		op := d.data[d.pos]
+		if op == opShortBinunicode && !d.cfg.noStrRuns && d.strRunAhead() && d.strRun() {
+			continue
+		}
 		d.op = op
 		d.pos++
 		var err error

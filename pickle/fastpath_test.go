@@ -19,19 +19,50 @@ import (
 )
 
 // The decoder reads SHORT_BINUNICODE, and the MEMOIZE that protocol 4
-// writes after every str, on a path of its own (loadShortUnicode,
-// memoizeNext), and the encoder writes strings found in its hot cache
-// inline. These tests hold those paths to CPython.
+// writes after every str, on paths of their own (loadShortUnicode and
+// memoizeNext for one str, strRun for a run of them), and the encoder
+// writes strings found in its hot cache inline. These tests hold those
+// paths to CPython.
 
 // shortStrCases returns protocol 4 pickles of a list holding one short
 // str twice, [s, s], for text of every length up to 20 with, at every
-// position, bytes Python accepts or refuses.
+// position, bytes Python accepts or refuses; and of the same str twice in
+// the middle of a run of strs, which strRun takes, for text of every
+// length up to 36 (strRun's inner loop takes up to 32 bytes).
 func shortStrCases() [][]byte {
-	wrap := func(text []byte) []byte {
+	alone := func(text []byte) []byte {
 		p := []byte{0x80, 4, opEmptyList, opMemoize, opMark, opShortBinunicode, byte(len(text))}
 		p = append(p, text...)
 		return append(p, opMemoize, opBinget, 1, opAppends, opStop)
 	}
+	inRun := func(text []byte) []byte {
+		// Not "a": CPython's one-character strs are singletons, so
+		// text "a" would come out shared with it.
+		p := []byte{0x80, 4, opEmptyList, opMemoize, opMark, opShortBinunicode, 4, 'l', 'e', 'a', 'd', opMemoize, opShortBinunicode, byte(len(text))}
+		p = append(p, text...)
+		p = append(p, opMemoize, opShortBinunicode, 40)
+		p = append(p, strings.Repeat("p", 40)...)
+		return append(p, opMemoize, opBinget, 2, opShortBinunicode, 1, 'z', opMemoize, opAppends, opStop)
+	}
+	out := strCases(alone, 20)
+	out = append(out, strCases(inRun, 36)...)
+	// Cut short anywhere, and MEMOIZE with nothing above the mark.
+	for _, whole := range [][]byte{alone([]byte("hello world")), inRun([]byte("hello world"))} {
+		for i := 3; i < len(whole); i++ {
+			out = append(out, whole[:i])
+		}
+	}
+	out = append(out,
+		[]byte{0x80, 4, opMark, opMemoize, opStop},
+		[]byte{0x80, 4, opShortBinunicode, 1, 'x', opMemoize, opMemoize, opBinget, 1, opStop},
+		[]byte{0x80, 4, opShortBinunicode, 1, 'x', opPop, opMemoize, opStop},
+	)
+	return out
+}
+
+// strCases returns wrap's pickles of text of every length up to maxLen,
+// all ASCII or with, at every position, bytes Python accepts or refuses.
+func strCases(wrap func([]byte) []byte, maxLen int) [][]byte {
 	inserts := [][]byte{
 		{0xff},                   // never UTF-8
 		{0xc3, 0xa9},             // é
@@ -43,28 +74,16 @@ func shortStrCases() [][]byte {
 		{0x80},                   // a continuation byte alone
 	}
 	var out [][]byte
-	for n := 0; n <= 20; n++ {
-		ascii := []byte(strings.Repeat("abcdefghij", 3)[:n])
+	for n := 0; n <= maxLen; n++ {
+		ascii := []byte(strings.Repeat("abcdefghij", 4)[:n])
 		out = append(out, wrap(ascii))
 		for i := 0; i < n; i++ {
 			for _, in := range inserts {
 				text := append(append(append([]byte(nil), ascii[:i]...), in...), ascii[i:]...)
-				if len(text) <= 255 {
-					out = append(out, wrap(text))
-				}
+				out = append(out, wrap(text))
 			}
 		}
 	}
-	// Cut short anywhere, and MEMOIZE with nothing above the mark.
-	whole := wrap([]byte("hello world"))
-	for i := 3; i < len(whole); i++ {
-		out = append(out, whole[:i])
-	}
-	out = append(out,
-		[]byte{0x80, 4, opMark, opMemoize, opStop},
-		[]byte{0x80, 4, opShortBinunicode, 1, 'x', opMemoize, opMemoize, opBinget, 1, opStop},
-		[]byte{0x80, 4, opShortBinunicode, 1, 'x', opPop, opMemoize, opStop},
-	)
 	return out
 }
 

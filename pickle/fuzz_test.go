@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -47,7 +48,11 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	f.Add(strRunPickle(rng, 40, 40, true, true))
+	f.Add(strRunPickle(rng, 40, 12, false, false))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		decodeBothWays(t, DecodeOptions{}, data) // strRun takes what the main loop takes
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		var v any

@@ -176,6 +176,7 @@ type decodeConfig struct {
 	DecodeOptions
 	maxDepth, maxMemo, maxString, maxContainer int
 	allocFactor                                int
+	noStrRuns                                  bool // for tests: the main loop decodes every str
 }
 
 func limit(v, def int) int {
