@@ -28,10 +28,14 @@ func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(
 		return nil
 	}
 	pairs := make([]strPair[V], 0, len(m))
-	order := make([]keyRec, 0, len(m))
 	for k, v := range m {
-		order = append(order, keyRec{keyPrefix(k), int32(len(pairs))})
 		pairs = append(pairs, strPair[V]{k, v})
+	}
+	// Reading a key's first bytes is mostly a cache miss: in a loop that
+	// does little else, many of them are under way at once.
+	order := make([]keyRec, len(pairs))
+	for i := range pairs {
+		order[i] = keyRec{keyPrefix(pairs[i].k), int32(i)}
 	}
 	sortStrKeys(order, func(i int32) string { return pairs[i].k })
 	return e.batchSetitemsExact(len(pairs), func(i int) error {
