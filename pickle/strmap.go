@@ -38,8 +38,19 @@ func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(
 		order[i] = keyRec{keyPrefix(pairs[i].k), int32(i)}
 	}
 	sortStrKeys(order, func(i int32) string { return pairs[i].k })
+	// The pairs, in key order, are all over pairs: copying a batch of them
+	// at a time to sorted, in a loop that does nothing else, lets their
+	// cache misses overlap, as when reading the prefixes. (The items are
+	// asked for in order.)
+	var sorted [64]strPair[V]
 	return e.batchSetitemsExact(len(pairs), func(i int) error {
-		p := &pairs[order[i].i]
+		j := i % len(sorted)
+		if j == 0 {
+			for b, r := range order[i:min(i+len(sorted), len(order))] {
+				sorted[b] = pairs[r.i]
+			}
+		}
+		p := &sorted[j]
 		e.alias = nil
 		e.boundary()
 		if err := e.saveStr(p.k, nil); err != nil {
