@@ -41,16 +41,25 @@ func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(
 	// The pairs, in key order, are all over pairs: copying a batch of them
 	// at a time to sorted, in a loop that does nothing else, lets their
 	// cache misses overlap, as when reading the prefixes. (The items are
-	// asked for in order.)
-	var sorted [64]strPair[V]
+	// asked for in order.) A small map's pairs are in cache: there the
+	// batch would cost more than it saves.
+	var sorted *[64]strPair[V]
+	if len(pairs) > len(sorted) {
+		sorted = new([64]strPair[V])
+	}
 	return e.batchSetitemsExact(len(pairs), func(i int) error {
-		j := i % len(sorted)
-		if j == 0 {
-			for b, r := range order[i:min(i+len(sorted), len(order))] {
-				sorted[b] = pairs[r.i]
+		var p *strPair[V]
+		if sorted == nil {
+			p = &pairs[order[i].i]
+		} else {
+			j := i % len(sorted)
+			if j == 0 {
+				for b, r := range order[i:min(i+len(sorted), len(order))] {
+					sorted[b] = pairs[r.i]
+				}
 			}
+			p = &sorted[j]
 		}
-		p := &sorted[j]
 		e.alias = nil
 		e.boundary()
 		if err := e.saveStr(p.k, nil); err != nil {

@@ -23,16 +23,28 @@ func strdictMap() map[string]string {
 	return m
 }
 
+// smallStrMaps returns many small maps, as records: what a fixed cost
+// per map shows in.
+func smallStrMaps() []map[string]any {
+	small := make([]map[string]any, 20000)
+	for i := range small {
+		small[i] = map[string]any{"id": int64(i), "name": fmt.Sprintf("user_%06d", i), "score": float64(i) / 2,
+			"active": i%3 == 0, "email": fmt.Sprintf("user%d@example.com", i), "count": int64(i * 7)}
+	}
+	return small
+}
+
 func BenchmarkMarshalStrMap(b *testing.B) {
 	ss := strdictMap()
 	sa := make(map[string]any, len(ss))
 	for k, v := range ss {
 		sa[k] = v
 	}
+	small := smallStrMaps()
 	for _, c := range []struct {
 		name string
 		v    any
-	}{{"string", ss}, {"any", sa}} {
+	}{{"string", ss}, {"any", sa}, {"small", small}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var buf []byte
@@ -65,9 +77,10 @@ func BenchmarkUnmarshalStrMap(b *testing.B) {
 }
 
 // TestStrMapCPUTimes prints the CPU time of one Marshal of the strdict
-// map as a map[string]string and a map[string]any, and of one Unmarshal of
-// it into a map[string]string (the median, as TestCompareCPythonTyped
-// measures), without CPython's side. CPU time is less disturbed by other
+// map as a map[string]string and a map[string]any, of one Unmarshal of it
+// into a map[string]string (the median, as TestCompareCPythonTyped
+// measures), without CPython's side, and of one Marshal of 20k small
+// maps. CPU time is less disturbed by other
 // programs on the machine than the benchmarks' wall time. It runs only
 // with PICKLE_BENCH=1:
 //
@@ -89,6 +102,10 @@ func TestStrMapCPUTimes(t *testing.T) {
 	encS := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], ss) })
 	runtime.GC()
 	encA := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], sa) })
+	small := smallStrMaps()
+	runtime.GC()
+	encSmall := cpuPerOp(func() { buf, _ = EncodeOptions{}.AppendMarshal(buf[:0], small) })
+	small = nil
 	runtime.GC()
 	dec := cpuPerOp(func() {
 		var out map[string]string
@@ -118,6 +135,6 @@ func TestStrMapCPUTimes(t *testing.T) {
 			m[k] = vals[i]
 		}
 	})
-	t.Logf("strdict Marshal map[string]string %s  map[string]any %s  Unmarshal map[string]string %s (inserts alone %s)",
-		ms(encS), ms(encA), ms(dec), ms(insert))
+	t.Logf("strdict Marshal map[string]string %s  map[string]any %s  Unmarshal map[string]string %s (inserts alone %s)  20k small maps Marshal %s",
+		ms(encS), ms(encA), ms(dec), ms(insert), ms(encSmall))
 }
