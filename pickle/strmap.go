@@ -1,10 +1,7 @@
 package pickle
 
 import (
-	"cmp"
-	"encoding/binary"
 	"reflect"
-	"slices"
 	"strconv"
 )
 
@@ -16,22 +13,6 @@ import (
 type strPair[V any] struct {
 	k string
 	v V
-}
-
-// keyOrder is a pair's place in the sort: the prefix of its key and its
-// index.
-type keyOrder struct {
-	prefix uint64
-	i      int32
-}
-
-// keyPrefix is the first 8 bytes of s as a big-endian number, zeros after
-// a shorter s: a < b for the prefixes of two strings means a < b for the
-// strings; equal prefixes say nothing.
-func keyPrefix(s string) uint64 {
-	var b [8]byte
-	copy(b[:], s)
-	return binary.BigEndian.Uint64(b[:])
 }
 
 // saveStrMap writes m as a dict, its keys in sorted order; save writes one
@@ -47,22 +28,38 @@ func saveStrMap[V any](e *encoder, m map[string]V, aliases []memoKey, save func(
 		return nil
 	}
 	pairs := make([]strPair[V], 0, len(m))
-	order := make([]keyOrder, 0, len(m))
 	for k, v := range m {
-		order = append(order, keyOrder{keyPrefix(k), int32(len(pairs))})
 		pairs = append(pairs, strPair[V]{k, v})
 	}
-	// The sort moves small pointer-free records, and most comparisons are
-	// settled by the keys' first 8 bytes, held in the record: it seldom
-	// reads the keys themselves, scattered over the heap.
-	slices.SortFunc(order, func(a, b keyOrder) int {
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return cmp.Compare(pairs[a.i].k, pairs[b.i].k)
-	})
+	// Reading a key's first bytes is mostly a cache miss: in a loop that
+	// does little else, many of them are under way at once.
+	order := make([]keyRec, len(pairs))
+	for i := range pairs {
+		order[i] = keyRec{keyPrefix(pairs[i].k), int32(i)}
+	}
+	sortStrKeys(order, func(i int32) string { return pairs[i].k })
+	// The pairs, in key order, are all over pairs: copying a batch of them
+	// at a time to sorted, in a loop that does nothing else, lets their
+	// cache misses overlap, as when reading the prefixes. (The items are
+	// asked for in order.) A small map's pairs are in cache: there the
+	// batch would cost more than it saves.
+	var sorted *[64]strPair[V]
+	if len(pairs) > len(sorted) {
+		sorted = new([64]strPair[V])
+	}
 	return e.batchSetitemsExact(len(pairs), func(i int) error {
-		p := &pairs[order[i].i]
+		var p *strPair[V]
+		if sorted == nil {
+			p = &pairs[order[i].i]
+		} else {
+			j := i % len(sorted)
+			if j == 0 {
+				for b, r := range order[i:min(i+len(sorted), len(order))] {
+					sorted[b] = pairs[r.i]
+				}
+			}
+			p = &sorted[j]
+		}
 		e.alias = nil
 		e.boundary()
 		if err := e.saveStr(p.k, nil); err != nil {

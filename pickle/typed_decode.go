@@ -1243,9 +1243,14 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 		if est > 2*(n+len(items)/2) && extra <= d.allocMax-d.alloc {
 			d.alloc += extra
 			grown := reflect.MakeMapWithSize(p.t, est)
+			// Through one key and one value, not a new pair of each
+			// per entry (as it.Key and it.Value make).
+			key, val := reflect.New(p.key.t).Elem(), reflect.New(p.elem.t).Elem()
 			it := m.MapRange()
 			for it.Next() {
-				grown.SetMapIndex(it.Key(), it.Value())
+				key.SetIterKey(it)
+				val.SetIterValue(it)
+				grown.SetMapIndex(key, val)
 			}
 			m.Set(grown)
 		}
@@ -1262,6 +1267,9 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 		i := 0
 		for ; i < len(items) && items[i].kind() == sStr && items[i+1].kind() == sStr; i += 2 {
 			mm[d.text(&items[i])] = d.text(&items[i+1])
+		}
+		if i == len(items) {
+			return nil // nothing left for the reflection below
 		}
 		items = items[i:]
 	}
