@@ -188,7 +188,9 @@
 // shared chunks rather than allocating each, sizes long lists and dicts
 // from an estimate of their length instead of doubling them, and keeps its
 // memo in pooled chunks. Runs of numbers, and a str with the MEMOIZE that
-// follows it, are read without a turn of the main loop per opcode.
+// follows it, are read without a turn of the main loop per opcode, and a
+// run of short strs (a dict of str keys and values) in a loop that keeps
+// its state in registers and copies text 32 bytes at a time.
 // DecodeOptions.ZeroCopy lets strings and bytes share the input's memory,
 // and ShareLarge does so for a value that is most of the input (package
 // conn's Recv uses it). The encoder finds values already written through
