@@ -117,7 +117,9 @@ type strMemo struct {
 	hot [64]strEntry
 }
 
-func hotSlot(p unsafe.Pointer) uintptr { return uintptr(p) >> 3 & 63 }
+// hotSlot spreads addresses over the hot cache by all their bits: string
+// literals, such as the keys of records, are packed several to 8 bytes.
+func hotSlot(p unsafe.Pointer) uintptr { return uintptr(p) * 0x9E3779B97F4A7C15 >> 58 }
 
 // hotStr looks str up in the hot cache only: the memo index of a str
 // found there, which get would find too.

@@ -317,3 +317,30 @@ func TestEncoderMemoGolden(t *testing.T) {
 	}
 	runtime.KeepAlive(pad)
 }
+
+// TestHotCacheSpreadsPackedStrings checks that strings packed a few to 8
+// bytes, as Go packs string literals (the keys of records, say), each keep
+// a place in the hot cache: otherwise each lookup of one evicts another,
+// and every key of every record costs a full lookup.
+func TestHotCacheSpreadsPackedStrings(t *testing.T) {
+	packed := "abcdefghijkl"
+	keys := make([]memoKey, len(packed))
+	for i := range keys {
+		keys[i] = strKey(packed[i:i+1], kStr)
+	}
+	var s strMemo
+	for i, k := range keys {
+		_, found := s.getOrPut(k, int32(i))
+		require.False(t, found)
+	}
+	for round := 0; round < 2; round++ {
+		for i, k := range keys {
+			idx, found := s.getOrPut(k, -1)
+			require.True(t, found)
+			require.Equal(t, int32(i), idx)
+		}
+	}
+	for i, k := range keys {
+		assert.True(t, s.hotStrKey(k), "%q not in the hot cache", packed[i:i+1])
+	}
+}
