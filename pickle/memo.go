@@ -285,11 +285,12 @@ func (m *strTable) grow() {
 // pageMemo maps container identities (memoKey) to memo indices, exactly.
 // A hash table over a million pointers turns every lookup into a cache
 // miss; pageMemo instead follows the address space: a directory of 8 KiB
-// pages, each with a cell per 16 bytes for the value that starts there.
-// Values allocated together, which are usually written together, share
-// pages, so lookups stay in cache. A cell holds the memo index and the rest
-// of the key (offset in the cell, length, kind and Go type); keys sharing a
-// cell (a slice and a shorter slice of it, say) go to an overflow map.
+// pages, each with an 8-byte cell per 16 bytes for the value that starts
+// there. Values allocated together, which are usually written together,
+// share pages, so lookups stay in cache. A cell holds the memo index and
+// the rest of the key (offset in the cell, length, kind and Go type); keys
+// sharing a cell (a slice and a shorter slice of it, say), and keys whose
+// rest does not fit (slices of 4096 items or more), go to an overflow map.
 type pageMemo struct {
 	small  memoTable // the first pageMemoSmall keys, so small pickles need no pages
 	paged  bool      // small is full and its keys moved to pages
@@ -311,14 +312,44 @@ const (
 	pageShift     = 13
 	cellShift     = 4
 	maxTypeID     = 1<<12 - 1
+	_             = uint8(15 - kMap) // kinds fit in 4 bits
 )
 
-type memoCell struct {
-	check uint64 // rest of the key; 0 for an empty cell
-	idx   int32
+// A memoCell holds a key's check (see pageMemo.check) in its high half
+// and its memo index in the low half.
+type memoCell uint64
+
+func (c memoCell) check() uint32 { return uint32(c >> 32) }
+func (c memoCell) idx() int32    { return int32(uint32(c)) }
+
+func newCell(check uint32, idx int32) memoCell {
+	return memoCell(check)<<32 | memoCell(uint32(idx))
 }
 
-type memoPage [1 << (pageShift - cellShift)]memoCell
+const cellsPerPage = 1 << (pageShift - cellShift)
+
+type memoPage struct {
+	// used has a bit per cell, set once the cell holds a key. Most
+	// lookups are of containers not seen before, which the bit tells
+	// without reading the cell: the bits of a page share a cache line,
+	// where its cells take a line per 8. A page is emptied by clearing
+	// used alone; a cell whose bit is clear holds nothing.
+	used  [cellsPerPage / 64]uint64
+	cells [cellsPerPage]memoCell
+}
+
+// cell returns the cell at p and whether it holds a key.
+func (pg *memoPage) cell(p unsafe.Pointer) (*memoCell, bool) {
+	i := cellOf(p)
+	return &pg.cells[i], pg.used[i/64]&(1<<(i%64)) != 0
+}
+
+// fill records a key in the cell at p, which holds none.
+func (pg *memoPage) fill(p unsafe.Pointer, c memoCell) {
+	i := cellOf(p)
+	pg.used[i/64] |= 1 << (i % 64)
+	pg.cells[i] = c
+}
 
 func (m *pageMemo) page(p unsafe.Pointer, create bool) *memoPage {
 	pn := uintptr(p) >> pageShift
@@ -342,8 +373,11 @@ func (m *pageMemo) page(p unsafe.Pointer, create bool) *memoPage {
 }
 
 // check packs the part of k that the cell's position does not give, or
-// reports false if it does not fit (the key then lives in the overflow map).
-func (m *pageMemo) check(k memoKey, create bool) (uint64, bool) {
+// reports false if it does not fit (the key then lives in the overflow
+// map): 12 bits of length, 12 of Go type, 4 of offset in the cell and 4
+// of kind. Longer slices are few, and each costs more to write than a
+// map entry.
+func (m *pageMemo) check(k memoKey, create bool) (uint32, bool) {
 	var tid uint64
 	if k.t != nil {
 		lt := &m.lastType[uintptr(k.t)>>4&3]
@@ -365,10 +399,10 @@ func (m *pageMemo) check(k memoKey, create bool) (uint64, bool) {
 			m.types[k.t] = tid
 		}
 	}
-	if uint64(k.n) >= 1<<40 {
+	if uint(k.n) >= 1<<12 {
 		return 0, false
 	}
-	return uint64(k.n)<<24 | tid<<12 | uint64(uintptr(k.p)&(1<<cellShift-1))<<8 | uint64(k.k), true
+	return uint32(k.n)<<20 | uint32(tid)<<8 | uint32(uintptr(k.p)&(1<<cellShift-1))<<4 | uint32(k.k), true
 }
 
 func cellOf(p unsafe.Pointer) uintptr {
@@ -384,8 +418,8 @@ func (m *pageMemo) get(k memoKey) (int32, bool) {
 	}
 	if ck, ok := m.check(k, false); ok {
 		if pg := m.page(k.p, false); pg != nil {
-			if c := &pg[cellOf(k.p)]; c.check == ck {
-				return c.idx, true
+			if c, used := pg.cell(k.p); used && c.check() == ck {
+				return c.idx(), true
 			}
 		}
 	}
@@ -403,15 +437,17 @@ func (m *pageMemo) getOrPut(k memoKey, idx int32) (int32, bool) {
 	}
 	if m.paged {
 		if ck, ok := m.check(k, true); ok {
-			c := &m.page(k.p, true)[cellOf(k.p)]
-			if c.check == ck {
-				return c.idx, true
-			}
-			if c.check == 0 {
-				// Cells are never emptied, so a key whose cell is
-				// empty was never put, here or in the overflow map.
-				*c = memoCell{ck, idx}
+			pg := m.page(k.p, true)
+			c, used := pg.cell(k.p)
+			if !used {
+				// Cells are not emptied while encoding, so a key
+				// whose cell is free was never put, here or in the
+				// overflow map.
+				pg.fill(k.p, newCell(ck, idx))
 				return idx, false
+			}
+			if c.check() == ck {
+				return c.idx(), true
 			}
 		}
 	}
@@ -445,9 +481,12 @@ func (m *pageMemo) put(k memoKey, idx int32) {
 
 func (m *pageMemo) putPage(k memoKey, idx int32) {
 	if ck, ok := m.check(k, true); ok {
-		c := &m.page(k.p, true)[cellOf(k.p)]
-		if c.check == 0 || c.check == ck {
-			*c = memoCell{ck, idx}
+		pg := m.page(k.p, true)
+		if c, used := pg.cell(k.p); !used {
+			pg.fill(k.p, newCell(ck, idx))
+			return
+		} else if c.check() == ck {
+			*c = newCell(ck, idx)
 			return
 		}
 	}
@@ -468,10 +507,10 @@ func newPage() *memoPage {
 	return new(memoPage)
 }
 
-// release returns m's pages, cleared, to the pool.
+// release returns m's pages, emptied, to the pool.
 func (m *pageMemo) release() {
 	for _, pg := range m.dir {
-		clear(pg[:])
+		clear(pg.used[:])
 		pagePool.Put(pg)
 	}
 	m.dir = nil

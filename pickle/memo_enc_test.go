@@ -168,10 +168,14 @@ func TestPageMemoMatchesMap(t *testing.T) {
 		switch r.IntN(10) {
 		case 0:
 			k.n = 1<<40 + r.IntN(2)
-		case 1, 2, 3:
+		case 1:
+			k.n = 1<<12 - 1 + r.IntN(3)
+		case 2:
+			k.n = r.IntN(1 << 20)
+		case 3, 4, 5:
 			k.n = r.IntN(4)
 		default:
-			k.n = r.IntN(1 << 20)
+			k.n = r.IntN(1 << 12)
 		}
 		if r.IntN(2) == 0 {
 			k.t = unsafe.Pointer(&types[r.IntN(len(types))])
@@ -343,4 +347,40 @@ func TestHotCacheSpreadsPackedStrings(t *testing.T) {
 	for i, k := range keys {
 		assert.True(t, s.hotStrKey(k), "%q not in the hot cache", packed[i:i+1])
 	}
+}
+
+// TestPageMemoReusedPage checks that a page back from the pool holds no
+// keys: release empties pages by clearing their bits of use alone, and
+// leaves what their cells held. The pool gives back the page last put,
+// almost always, so the second memo below most likely gets the first's.
+func TestPageMemoReusedPage(t *testing.T) {
+	aligned := func() unsafe.Pointer {
+		b := make([]byte, 2<<pageShift)
+		off := (1<<pageShift - uintptr(unsafe.Pointer(&b[0]))&(1<<pageShift-1)) & (1<<pageShift - 1)
+		return unsafe.Pointer(&b[off])
+	}
+	a, b := aligned(), aligned()
+	key := func(page unsafe.Pointer, cell int, kind uint8) memoKey {
+		return memoKey{p: unsafe.Add(page, cell<<cellShift), k: kind}
+	}
+	// Enough keys to move the memo to pages, on cells 0-299 of one page.
+	fill := func(m *pageMemo, page unsafe.Pointer, kind uint8) {
+		for i := 0; i < pageMemoSmall+1; i++ {
+			m.put(key(page, i%300, kind+uint8(i/300)), int32(i))
+		}
+	}
+	var m1 pageMemo
+	fill(&m1, a, kList)
+	for i := 300; i < cellsPerPage; i++ {
+		m1.put(key(a, i, kDict), int32(i))
+	}
+	m1.release()
+
+	var m2 pageMemo
+	fill(&m2, b, kList)
+	for i := 300; i < cellsPerPage; i++ {
+		_, ok := m2.get(key(b, i, kDict))
+		require.False(t, ok, "cell %d", i)
+	}
+	m2.release()
 }
