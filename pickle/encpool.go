@@ -46,6 +46,7 @@ func putEncoder(e *encoder) {
 	}
 	for _, t := range []struct{ from, to *strTable }{{&cur, &e.strs.cur}, {&prev, &e.strs.prev}} {
 		if len(t.from.slots) <= maxPooledSlots {
+			clear(t.from.tags)
 			clear(t.from.slots)
 			t.from.n = 0
 			*t.to = *t.from

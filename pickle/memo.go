@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"math/bits"
 	"sync"
 	"unsafe"
 )
@@ -132,37 +133,41 @@ func (s *strMemo) hotStr(str string) (int32, bool) {
 	return 0, false
 }
 
+// get returns the memo index of k, if it is in either generation.
 func (s *strMemo) get(k memoKey) (int32, bool) {
-	if k.p == nil {
-		// Every empty string is the same, as CPython's '' and b'' are.
-		idx := s.empty[k.k]
-		return idx - 1, idx != 0
-	}
-	h := &s.hot[hotSlot(k.p)]
-	if h.p == k.p && h.nk == uint32(k.n)<<8|uint32(k.k) && k.n < strMaxLen {
-		return h.idx, true
-	}
-	if idx, ok := s.cur.get(k); ok {
-		*h = strEntry{k.p, uint32(k.n)<<8 | uint32(k.k), idx}
-		return idx, true
-	}
-	if s.prev.n > 0 {
-		if idx, ok := s.prev.get(k); ok {
-			s.put(k, idx)
-			return idx, true
-		}
-	}
-	return 0, false
+	return s.find(k, 0, false)
 }
 
-// getOrPut is get, and on a miss put(k, idx), in one look at the current
-// generation: its probe ends at the slot that put would fill.
+// getOrPut is get, and on a miss put(k, idx), in one look at each
+// generation.
 func (s *strMemo) getOrPut(k memoKey, idx int32) (int32, bool) {
-	if k.p == nil || k.n >= strMaxLen || s.cur.n >= strMemoExact || (s.cur.n+1)*2 > len(s.cur.slots) {
-		if got, ok := s.get(k); ok {
-			return got, true
+	return s.find(k, idx, true)
+}
+
+// put records k, which get has just missed, under idx.
+func (s *strMemo) put(k memoKey, idx int32) {
+	s.find(k, idx, true)
+}
+
+// find looks k up and, on a miss with add set, records it under idx. A
+// string found in the older generation is recorded in the current one,
+// under the index it has.
+func (s *strMemo) find(k memoKey, idx int32, add bool) (int32, bool) {
+	if k.p == nil {
+		// Every empty string is the same, as CPython's '' and b'' are.
+		if got := s.empty[k.k]; got != 0 {
+			return got - 1, true
 		}
-		s.put(k, idx)
+		if add {
+			s.empty[k.k] = idx + 1
+		}
+		return idx, false
+	}
+	if k.n >= strMaxLen {
+		// Not recorded, but recording it would end a full generation.
+		if add && s.cur.n >= strMemoExact {
+			s.nextGeneration()
+		}
 		return idx, false
 	}
 	nk := uint32(k.n)<<8 | uint32(k.k)
@@ -170,47 +175,61 @@ func (s *strMemo) getOrPut(k memoKey, idx int32) (int32, bool) {
 	if h.p == k.p && h.nk == nk {
 		return h.idx, true
 	}
-	mask := uint64(len(s.cur.slots) - 1)
-	i := s.cur.slot(k.p, nk)
-	for ; ; i = (i + 1) & mask {
-		e := &s.cur.slots[i]
-		if e.p == k.p && e.nk == nk {
-			*h = *e
-			return e.idx, true
-		}
-		if e.p == nil {
-			break
-		}
+	hash := strHash(k.p, nk)
+	if s.cur.n < strMemoExact && (s.cur.n+1)*2 > len(s.cur.slots) {
+		s.cur.grow()
+	}
+	i, found := s.cur.find(hash, k.p, nk)
+	if found {
+		*h = s.cur.slots[i]
+		return h.idx, true
 	}
 	if s.prev.n > 0 {
-		if got, ok := s.prev.get(k); ok {
-			s.put(k, got)
-			return got, true
+		if j, ok := s.prev.find(hash, k.p, nk); ok {
+			idx, found = s.prev.slots[j].idx, true
 		}
 	}
-	s.cur.slots[i] = strEntry{k.p, nk, idx}
-	s.cur.n++
-	return idx, false
-}
-
-func (s *strMemo) put(k memoKey, idx int32) {
-	if k.p == nil {
-		s.empty[k.k] = idx + 1
-		return
+	if !found && !add {
+		return idx, false
 	}
 	if s.cur.n >= strMemoExact {
-		old := s.prev.slots
-		clear(old)
-		s.prev = s.cur
-		s.cur = strTable{slots: old}
-		s.hot = [64]strEntry{}
+		s.nextGeneration()
+		i, _ = s.cur.find(hash, k.p, nk)
 	}
-	s.cur.put(k, idx)
+	s.cur.set(i, hash, strEntry{k.p, nk, idx})
+	return idx, found
 }
 
-// strTable is memoTable for string keys, in 16-byte entries: the length
-// and kind share a word. Strings of 16 MiB or more are not looked up.
+// nextGeneration makes the full current generation the older one, and
+// forgets the older one's strings.
+func (s *strMemo) nextGeneration() {
+	next := s.prev
+	s.prev = s.cur
+	if len(next.slots) < len(s.prev.slots) {
+		next.alloc(len(s.prev.slots))
+	}
+	// A zero tag marks an entry free whatever it holds, so the
+	// entries need no clearing: the strings they point to are the
+	// caller's (or the encoder's, in keep) until the encoding ends, and
+	// putEncoder clears the tables it keeps.
+	clear(next.tags)
+	next.n = 0
+	s.cur = next
+	s.hot = [64]strEntry{}
+}
+
+// strTable is a hash table of string keys, in 16-byte entries (the length
+// and kind share a word), with a tag byte per entry kept apart. Most of
+// the strings of a large pickle are written once, and looking one up that
+// is not there reads only tags: a group of 8 in one word, with no branch
+// that depends on which of them are taken. The tags of a full generation
+// take 8 KiB and stay in the processor's cache, where the entries would be
+// a cache miss each. An entry is read only where its tag matches (one
+// time in 128 for another key). Entries are probed a group at a time,
+// from the key's home group to the first group with a free entry. Strings
+// of 16 MiB or more are not looked up.
 type strTable struct {
+	tags  []uint64 // a byte per entry: 0 if free, else 0x80 | 7 bits of the key's hash
 	slots []strEntry
 	n     int
 }
@@ -223,61 +242,63 @@ type strEntry struct {
 
 const strMaxLen = 1 << 24
 
-func (m *strTable) slot(p unsafe.Pointer, nk uint32) uint64 {
-	h := (uint64(uintptr(p)) ^ uint64(nk)<<40) * 0x9E3779B97F4A7C15
-	return h >> 32 & uint64(len(m.slots)-1)
+func strHash(p unsafe.Pointer, nk uint32) uint64 {
+	return (uint64(uintptr(p)) ^ uint64(nk)<<40) * 0x9E3779B97F4A7C15
 }
 
-func (m *strTable) get(k memoKey) (int32, bool) {
-	if m.n == 0 || k.n >= strMaxLen {
-		return 0, false
-	}
-	nk := uint32(k.n)<<8 | uint32(k.k)
-	mask := uint64(len(m.slots) - 1)
-	for i := m.slot(k.p, nk); ; i = (i + 1) & mask {
-		e := &m.slots[i]
-		if e.p == k.p && e.nk == nk {
-			return e.idx, true
+// strTag is the tag of a key with hash h: bits that the group number,
+// which takes bits 32 and up, does not use.
+func strTag(h uint64) uint8 { return uint8(h>>56) | 0x80 }
+
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// find returns the slot of the key (p, nk), whose hash is h, or, with
+// false, the free slot where it would go. m must have a free slot.
+func (m *strTable) find(h uint64, p unsafe.Pointer, nk uint32) (uint64, bool) {
+	mask := uint64(len(m.tags) - 1)
+	tag := uint64(strTag(h)) * lsbs
+	for g := h >> 32 & mask; ; g = (g + 1) & mask {
+		w := m.tags[g]
+		// The bytes of w equal to the tag, and perhaps bytes above
+		// one that is (the borrow): each is checked against its entry.
+		x := w ^ tag
+		for match := (x - lsbs) &^ x & msbs; match != 0; match &= match - 1 {
+			i := g*8 + uint64(bits.TrailingZeros64(match))/8
+			if e := &m.slots[i]; e.p == p && e.nk == nk {
+				return i, true
+			}
 		}
-		if e.p == nil {
-			return 0, false
+		if free := ^w & msbs; free != 0 {
+			return g*8 + uint64(bits.TrailingZeros64(free))/8, false
 		}
 	}
 }
 
-func (m *strTable) put(k memoKey, idx int32) {
-	if k.n >= strMaxLen {
-		return
-	}
-	if (m.n+1)*2 > len(m.slots) {
-		m.grow()
-	}
-	m.place(strEntry{k.p, uint32(k.n)<<8 | uint32(k.k), idx})
+// set fills the free slot i with e, whose key has hash h.
+func (m *strTable) set(i uint64, h uint64, e strEntry) {
+	m.tags[i/8] |= uint64(strTag(h)) << (i % 8 * 8)
+	m.slots[i] = e
+	m.n++
 }
 
-func (m *strTable) place(e strEntry) {
-	mask := uint64(len(m.slots) - 1)
-	for i := m.slot(e.p, e.nk); ; i = (i + 1) & mask {
-		s := &m.slots[i]
-		if s.p == nil {
-			*s = e
-			m.n++
-			return
-		}
-		if s.p == e.p && s.nk == e.nk {
-			s.idx = e.idx
-			return
-		}
-	}
+// alloc makes m an empty table of size slots, a power of 2 from 8.
+func (m *strTable) alloc(size int) {
+	m.tags = make([]uint64, size/8)
+	m.slots = make([]strEntry, size)
+	m.n = 0
 }
 
 func (m *strTable) grow() {
-	old := m.slots
-	m.slots = make([]strEntry, max(8, 2*len(old)))
-	m.n = 0
-	for _, e := range old {
-		if e.p != nil {
-			m.place(e)
+	old := *m
+	m.alloc(max(8, 2*len(old.slots)))
+	for i, e := range old.slots {
+		if old.tags[i/8]>>(i%8*8)&0x80 != 0 {
+			h := strHash(e.p, e.nk)
+			j, _ := m.find(h, e.p, e.nk)
+			m.set(j, h, e)
 		}
 	}
 }

@@ -384,3 +384,33 @@ func TestPageMemoReusedPage(t *testing.T) {
 	}
 	m2.release()
 }
+
+// TestPutEncoderClearsMemo checks that a pooled encoder keeps its string
+// tables empty: a tag left behind would make a slot look taken forever,
+// and an entry would keep the caller's string alive.
+func TestPutEncoderClearsMemo(t *testing.T) {
+	strs := make([]any, 1500)
+	for i := range strs {
+		strs[i] = fmt.Sprintf("s%d", i)
+	}
+	o := EncodeOptions{}
+	e := getEncoder(&o, DefaultProtocol, nil)
+	require.NoError(t, e.dump([]any{strs, strs, ""}))
+	require.Greater(t, len(e.strs.cur.tags), 0)
+	putEncoder(e)
+	for _, m := range []*strTable{&e.strs.cur, &e.strs.prev} {
+		assert.Zero(t, m.n)
+		for i, t2 := range m.tags {
+			if t2 != 0 {
+				t.Fatalf("tags %#x left in group %d", t2, i)
+			}
+		}
+		for i := range m.slots {
+			if m.slots[i] != (strEntry{}) {
+				t.Fatalf("entry left in slot %d", i)
+			}
+		}
+	}
+	assert.Zero(t, e.strs.empty)
+	assert.Zero(t, e.strs.hot)
+}
