@@ -399,15 +399,15 @@ func TestPutEncoderClearsMemo(t *testing.T) {
 	require.Greater(t, len(e.strs.cur.tags), 0)
 	putEncoder(e)
 	for _, m := range []*strTable{&e.strs.cur, &e.strs.prev} {
-		assert.Zero(t, m.n)
+		assert.Empty(t, m.entries)
 		for i, t2 := range m.tags {
 			if t2 != 0 {
 				t.Fatalf("tags %#x left in group %d", t2, i)
 			}
 		}
-		for i := range m.slots {
-			if m.slots[i] != (strEntry{}) {
-				t.Fatalf("entry left in slot %d", i)
+		for i, e := range m.entries[:cap(m.entries)] {
+			if e != (strEntry{}) {
+				t.Fatalf("entry %d left", i)
 			}
 		}
 	}
