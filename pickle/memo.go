@@ -185,7 +185,7 @@ func (s *strMemo) find(k memoKey, idx int32, add bool) (int32, bool) {
 		return e.idx, true
 	}
 	found := false
-	if len(s.prev.entries) > 0 {
+	if s.prev.spans(k.p) {
 		if _, e := s.prev.find(hash, k.p, nk); e != nil {
 			idx, found = e.idx, true
 		}
@@ -227,10 +227,17 @@ func (s *strMemo) nextGeneration() {
 // matches (one time in 128 for another key). Slots are probed a group at
 // a time, from the key's home group to the first group with a free slot.
 // Strings of 16 MiB or more are not looked up.
+//
+// A table also keeps the range of its strings' addresses. The older
+// generation is never added to, and strings are mostly allocated in the
+// order they are written, so a new one usually lies above all of that
+// generation's and is known not to be there without a look (this matters
+// only for speed: the range holds every address in the table).
 type strTable struct {
 	tags    []uint64 // a byte per slot: 0 if free, else 0x80 | 7 bits of the key's hash
 	at      []uint16 // per taken slot, the index of its entry
 	entries []strEntry
+	lo, hi  uintptr // the least and greatest address of an entry; lo > hi, or both 0, if none
 }
 
 type strEntry struct {
@@ -281,6 +288,15 @@ func (m *strTable) add(slot uint64, h uint64, e strEntry) {
 	m.tags[slot/8] |= uint64(strTag(h)) << (slot % 8 * 8)
 	m.at[slot] = uint16(len(m.entries))
 	m.entries = append(m.entries, e)
+	m.lo = min(m.lo, uintptr(e.p))
+	m.hi = max(m.hi, uintptr(e.p))
+}
+
+// spans reports whether p lies within the range of m's addresses, where
+// a key at p may be. Addresses are only compared as integers, never made
+// pointers again, and Go's collector does not move heap values.
+func (m *strTable) spans(p unsafe.Pointer) bool {
+	return m.lo <= uintptr(p) && uintptr(p) <= m.hi
 }
 
 // alloc makes m an empty table of size slots, a power of 2 from 8, with
@@ -289,6 +305,7 @@ func (m *strTable) alloc(size int) {
 	m.tags = make([]uint64, size/8)
 	m.at = make([]uint16, size)
 	m.entries = make([]strEntry, 0, size/2)
+	m.lo, m.hi = ^uintptr(0), 0
 }
 
 // clear empties m. Its entries need no clearing until the encoder is
@@ -297,6 +314,7 @@ func (m *strTable) alloc(size int) {
 func (m *strTable) clear() {
 	clear(m.tags)
 	m.entries = m.entries[:0]
+	m.lo, m.hi = ^uintptr(0), 0
 }
 
 func (m *strTable) grow() {

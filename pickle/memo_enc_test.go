@@ -414,3 +414,26 @@ func TestPutEncoderClearsMemo(t *testing.T) {
 	assert.Zero(t, e.strs.empty)
 	assert.Zero(t, e.strs.hot)
 }
+
+// TestStrMemoOlderRange checks the older generation's range of addresses,
+// which lookups outside it skip: the strings at both of its ends are found.
+func TestStrMemoOlderRange(t *testing.T) {
+	mem := make([]byte, 2*strMemoExact)
+	key := func(i, n int) memoKey { return memoKey{p: unsafe.Pointer(&mem[i]), n: n, k: kStr} }
+	var s strMemo
+	for i := 0; i < strMemoExact; i++ {
+		_, found := s.getOrPut(key(i, 1), int32(i))
+		require.False(t, found)
+	}
+	_, found := s.getOrPut(key(strMemoExact+10, 1), strMemoExact) // starts the next generation
+	require.False(t, found)
+	for _, i := range []int{0, strMemoExact - 1, 1} {
+		idx, found := s.get(key(i, 1))
+		require.True(t, found, "string %d", i)
+		assert.Equal(t, int32(i), idx)
+	}
+	for _, k := range []memoKey{key(strMemoExact, 1), key(strMemoExact+11, 1), key(2, 2)} {
+		_, found := s.get(k)
+		assert.False(t, found, "%+v", k)
+	}
+}
