@@ -175,7 +175,7 @@ func (s *strMemo) find(k memoKey, idx int32, add bool) (int32, bool) {
 	if h.p == k.p && h.nk == nk {
 		return h.idx, true
 	}
-	hash := strHash(k.p, nk)
+	hash := strKeyHash(k.p, nk)
 	if n := len(s.cur.entries); n < strMemoExact && (n+1)*2 > len(s.cur.at) {
 		s.cur.grow()
 	}
@@ -248,7 +248,7 @@ type strEntry struct {
 
 const strMaxLen = 1 << 24
 
-func strHash(p unsafe.Pointer, nk uint32) uint64 {
+func strKeyHash(p unsafe.Pointer, nk uint32) uint64 {
 	return (uint64(uintptr(p)) ^ uint64(nk)<<40) * 0x9E3779B97F4A7C15
 }
 
@@ -321,7 +321,7 @@ func (m *strTable) grow() {
 	old := m.entries
 	m.alloc(max(8, 2*len(m.at)))
 	for _, e := range old {
-		h := strHash(e.p, e.nk)
+		h := strKeyHash(e.p, e.nk)
 		slot, _ := m.find(h, e.p, e.nk)
 		m.add(slot, h, e)
 	}
