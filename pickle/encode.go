@@ -310,6 +310,19 @@ func (e *encoder) put() int32 {
 	return idx
 }
 
+// memoizeInline reports whether the caller may write the MEMOIZE of the
+// value it is writing in the same append, and if so takes the value's
+// memo index: at protocol 4 and above with no aliases to record, which is
+// how most strs and containers are written. memoize is a call, about a
+// tenth of the cost of writing a short str.
+func (e *encoder) memoizeInline(aliases []memoKey) bool {
+	if e.proto < 4 || len(aliases) != 0 {
+		return false
+	}
+	e.memoN++
+	return true
+}
+
 // memoize writes a PUT for the value just written and records it under key
 // (when key.k != 0) and the pointer aliases.
 func (e *encoder) memoize(key memoKey, aliases []memoKey) {
@@ -340,6 +353,14 @@ func (e *encoder) begin(key memoKey, aliases []memoKey, dict bool) (done bool, e
 	}
 	if err := e.enter(); err != nil {
 		return true, err
+	}
+	if e.memoizeInline(aliases) {
+		op := byte(opEmptyList)
+		if dict {
+			op = opEmptyDict
+		}
+		e.buf = append(e.buf, op, opMemoize)
+		return false, nil
 	}
 	if dict {
 		e.emptyDict()
@@ -733,6 +754,9 @@ func (e *encoder) saveStr(s string, aliases []memoKey) error {
 		}
 		n := len(s)
 		switch {
+		case n < 256 && e.memoizeInline(aliases):
+			e.buf = append(append(append(e.buf, opShortBinunicode, byte(n)), s...), opMemoize)
+			return nil
 		case n < 256 && e.proto >= 4:
 			e.buf = append(e.buf, opShortBinunicode, byte(n))
 			e.buf = append(e.buf, s...)
@@ -977,16 +1001,28 @@ func (e *encoder) saveList(l []any, aliases []memoKey) error {
 // does, without a call through a function value per item.
 func (e *encoder) appendItems(l []any) error {
 	n := len(l)
-	if e.proto == 0 || n == 1 {
+	if e.proto == 0 {
 		return e.batchAppendsExact(n, func(i int) error { return e.save(l[i]) })
+	}
+	if n == 1 {
+		if err := e.saveItem(l[0]); err != nil {
+			return within(err, func() string { return "[0]" })
+		}
+		e.buf = append(e.buf, opAppend)
+		return nil
 	}
 	for i := 0; i < n; {
 		e.buf = append(e.buf, opMark)
 		end := min(n, i+batchSize)
 		for i < end {
-			if k := e.appendNumbers(l[i:end]); k > 0 {
-				i += k
-				continue
+			// A run of numbers is written in a loop of its own; in a list
+			// of anything else, such as dicts, that loop is not entered.
+			switch l[i].(type) {
+			case float64, int64:
+				if k := e.appendNumbers(l[i:end]); k > 0 {
+					i += k
+					continue
+				}
 			}
 			if err := e.saveItem(l[i]); err != nil {
 				return within(err, func() string { return "[" + strconv.Itoa(i) + "]" })
@@ -1054,7 +1090,10 @@ func (e *encoder) appendInt64s(xs []int64) {
 	e.buf = buf
 }
 
-// saveItem is save with the common scalars written inline.
+// saveItem is save for an item of a container, for a plain encoder: the
+// common scalars are written inline, and dicts and lists (a list of
+// records is a list of dicts) go to their writers without a second
+// dispatch in save, whose persistent id and aliases they have none of.
 func (e *encoder) saveItem(v any) error {
 	if e.plain {
 		switch x := v.(type) {
@@ -1082,6 +1121,16 @@ func (e *encoder) saveItem(v any) error {
 			e.boundary()
 			e.buf = append(e.buf, opNone)
 			return nil
+		case *Dict:
+			if x != nil {
+				e.alias = nil
+				e.boundary()
+				return e.saveDict(x, nil)
+			}
+		case []any:
+			e.alias = nil
+			e.boundary()
+			return e.saveList(x, nil)
 		case string:
 			e.alias = nil
 			e.boundary()

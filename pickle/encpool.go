@@ -45,9 +45,9 @@ func putEncoder(e *encoder) {
 		e.memo.small = small
 	}
 	for _, t := range []struct{ from, to *strTable }{{&cur, &e.strs.cur}, {&prev, &e.strs.prev}} {
-		if len(t.from.slots) <= maxPooledSlots {
-			clear(t.from.slots)
-			t.from.n = 0
+		if len(t.from.at) <= maxPooledSlots {
+			clear(t.from.entries[:cap(t.from.entries)]) // they point at the caller's strings
+			t.from.clear()
 			*t.to = *t.from
 		}
 	}
