@@ -104,8 +104,10 @@ func keySeg(k any) string {
 	return "[" + reprShort(k) + "]"
 }
 
+// reprShort is v for an error message, cut short; formatValue keeps a
+// value that holds itself, or a huge one, from running away.
 func reprShort(v any) string {
-	s := fmt.Sprint(v)
+	s := formatValue(v, 41)
 	if len(s) > 40 {
 		s = s[:37] + "..."
 	}

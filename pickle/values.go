@@ -1,10 +1,6 @@
 package pickle
 
-import (
-	"fmt"
-	"iter"
-	"strings"
-)
+import "iter"
 
 // Tuple is a Python tuple.
 type Tuple []any
@@ -80,18 +76,9 @@ func (o *Object) Class() (Global, bool) {
 	return g, ok
 }
 
-func (o *Object) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%v", o.Callable)
-	if o.New {
-		b.WriteString(".__new__")
-	}
-	fmt.Fprintf(&b, "%v", o.Args)
-	if o.State != nil {
-		fmt.Fprintf(&b, " state=%v", o.State)
-	}
-	return b.String()
-}
+// String writes the object as its callable, its arguments and its state;
+// an object that holds itself is written once, and as ... inside.
+func (o *Object) String() string { return formatValue(o, 0) }
 
 // smallDict is the size up to which a Dict or Set is searched linearly and
 // has no hash index.
@@ -221,21 +208,9 @@ func (d *Dict) At(i int) (key, value any) {
 	return e.key, e.value
 }
 
-func (d *Dict) String() string {
-	if d == nil {
-		return "{}"
-	}
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, e := range d.entries {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%v: %v", e.key, e.value)
-	}
-	b.WriteByte('}')
-	return b.String()
-}
+// String writes the dict as {key: value, ...}, with fmt's %v for keys and
+// values; a dict that holds itself is written once, and as {...} inside.
+func (d *Dict) String() string { return formatValue(d, 0) }
 
 // find returns the position of key, or -1.
 func (d *Dict) find(key any) (int, error) {
@@ -406,23 +381,8 @@ func (s *Set) All() iter.Seq[any] {
 	}
 }
 
-func (s *Set) String() string { return formatSet("{", s.items, "}", "set()") }
-
-func formatSet(open string, items []any, close, empty string) string {
-	if len(items) == 0 {
-		return empty
-	}
-	var b strings.Builder
-	b.WriteString(open)
-	for i, x := range items {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%v", x)
-	}
-	b.WriteString(close)
-	return b.String()
-}
+// String writes the set as {a, b}, or set() when empty.
+func (s *Set) String() string { return formatValue(s, 0) }
 
 func (s *Set) findHash(x any) (int, uint64, error) {
 	if s.index == nil {
@@ -500,12 +460,8 @@ func (f *FrozenSet) All() iter.Seq[any] {
 	return f.set.All()
 }
 
-func (f *FrozenSet) String() string {
-	if f == nil {
-		return "frozenset()"
-	}
-	return formatSet("frozenset({", f.set.items, "})", "frozenset()")
-}
+// String writes the set as frozenset({a, b}), or frozenset() when empty.
+func (f *FrozenSet) String() string { return formatValue(f, 0) }
 
 func (f *FrozenSet) elems() []any {
 	if f == nil {
