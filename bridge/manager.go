@@ -214,6 +214,11 @@ func replyError(kind string, result any) error {
 	return fmt.Errorf("%w: unknown reply kind %q", ErrBadMessage, kind)
 }
 
+// quote is a value a peer sent, for an error message: short, and safe on
+// a value that holds itself, which fmt would follow until the stack
+// overflows.
+func quote(v any) string { return pickle.Format(v, 80) }
+
 // asString reads a str that may come from Python 2 as a byte string.
 func asString(v any) (string, bool) {
 	switch s := v.(type) {
@@ -249,12 +254,12 @@ func tokenFrom(v any) (Token, error) {
 	}
 	st, ok := o.State.(pickle.Tuple)
 	if !ok || len(st) != 3 {
-		return Token{}, fmt.Errorf("%w: token state %v", ErrBadMessage, o.State)
+		return Token{}, fmt.Errorf("%w: token state %s", ErrBadMessage, quote(o.State))
 	}
 	typeid, ok1 := asString(st[0])
 	id, ok2 := asString(st[2])
 	if !ok1 || !ok2 {
-		return Token{}, fmt.Errorf("%w: token state %v", ErrBadMessage, st)
+		return Token{}, fmt.Errorf("%w: token state %s", ErrBadMessage, quote(st))
 	}
 	return Token{TypeID: typeid, Address: st[1], ID: id}, nil
 }

@@ -144,11 +144,11 @@ func (m *Manager) Create(ctx context.Context, typeid string, args ...any) (*Prox
 	}
 	t, ok := res.(pickle.Tuple)
 	if !ok || len(t) != 2 {
-		return nil, fmt.Errorf("bridge: create %s: %w: reply %v", typeid, ErrBadMessage, res)
+		return nil, fmt.Errorf("bridge: create %s: %w: reply %s", typeid, ErrBadMessage, quote(res))
 	}
 	id, ok := asString(t[0])
 	if !ok {
-		return nil, fmt.Errorf("bridge: create %s: %w: id %v", typeid, ErrBadMessage, t[0])
+		return nil, fmt.Errorf("bridge: create %s: %w: id %s", typeid, ErrBadMessage, quote(t[0]))
 	}
 	exposed, err := names(t[1])
 	if err != nil {
@@ -172,7 +172,7 @@ func names(v any) ([]string, error) {
 	for _, it := range items {
 		s, ok := asString(it)
 		if !ok {
-			return nil, fmt.Errorf("%w: method name %v", ErrBadMessage, it)
+			return nil, fmt.Errorf("%w: method name %s", ErrBadMessage, quote(it))
 		}
 		out = append(out, s)
 	}
@@ -313,7 +313,7 @@ func (m *Manager) roundTrip(ctx context.Context, c *conn.Conn, method string, re
 	}
 	t, ok := reply.(pickle.Tuple)
 	if !ok || len(t) != 2 {
-		return proto, nil, fmt.Errorf("bridge: %s: %w: reply %v", method, ErrBadMessage, reply)
+		return proto, nil, fmt.Errorf("bridge: %s: %w: reply %s", method, ErrBadMessage, quote(reply))
 	}
 	kind, _ := asString(t[0])
 	switch kind {
@@ -346,7 +346,7 @@ func (m *Manager) ioError(ctx context.Context, method string, err error) error {
 func (m *Manager) proxyFrom(v any) (*Proxy, error) {
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 2 {
-		return nil, fmt.Errorf("%w: proxy %v", ErrBadMessage, v)
+		return nil, fmt.Errorf("%w: proxy %s", ErrBadMessage, quote(v))
 	}
 	exposed, err := names(t[0])
 	if err != nil {

@@ -23,11 +23,19 @@ func TestManagerServerBadRequests(t *testing.T) {
 	leakcheck.Check(t)
 	g := startGoManager(t, filepath.Join(t.TempDir(), "m.sock"), nil)
 	auth := conn.Auth{Key: []byte(testKey)}
+	// Values that hold themselves: quoting one in an error through fmt
+	// would overflow the server's stack, which ends the process.
+	self := make([]any, 1)
+	self[0] = self
 	for _, body := range [][]byte{
 		[]byte("not a pickle"),
 		mustPickle(t, "a string"),
 		mustPickle(t, pickle.Tuple{nil, 7, pickle.Tuple{}, map[string]any{}}),
 		mustPickle(t, pickle.Tuple{nil, "create", "args?", map[string]any{}}),
+		mustPickle(t, self),
+		mustPickle(t, pickle.Tuple{self, "create", pickle.Tuple{}, map[string]any{}}),
+		mustPickle(t, pickle.Tuple{nil, self, pickle.Tuple{}, map[string]any{}}),
+		mustPickle(t, pickle.Tuple{nil, "create", pickle.Tuple{}, self}),
 	} {
 		c, err := conn.Dial(g.addr, &conn.DialOptions{Auth: auth})
 		require.NoError(t, err)

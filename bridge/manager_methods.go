@@ -156,7 +156,7 @@ func (m *method) call(ctx context.Context, args pickle.Tuple, kwds *pickle.Dict)
 		in = append(in, reflect.ValueOf(kw))
 	case kwds != nil && kwds.Len() > 0:
 		k, _ := kwds.At(0)
-		return nil, NewPythonError("TypeError", fmt.Sprintf("%s() got an unexpected keyword argument %v", m.name, k))
+		return nil, NewPythonError("TypeError", fmt.Sprintf("%s() got an unexpected keyword argument %s", m.name, quote(k)))
 	}
 	out := m.fn.Call(in)
 	if m.err {

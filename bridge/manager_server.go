@@ -391,16 +391,16 @@ func (s *ManagerServer) decodeRequest(body []byte) (request, int, error) {
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 4 {
-		return request{}, proto, fmt.Errorf("%w: request is %v, not (ident, methodname, args, kwds)", ErrBadMessage, v)
+		return request{}, proto, fmt.Errorf("%w: request is %s, not (ident, methodname, args, kwds)", ErrBadMessage, quote(v))
 	}
 	var r request
 	if t[0] != nil {
 		if r.ident, ok = asString(t[0]); !ok {
-			return r, proto, fmt.Errorf("%w: ident %v", ErrBadMessage, t[0])
+			return r, proto, fmt.Errorf("%w: ident %s", ErrBadMessage, quote(t[0]))
 		}
 	}
 	if r.method, ok = asString(t[1]); !ok {
-		return r, proto, fmt.Errorf("%w: method name %v", ErrBadMessage, t[1])
+		return r, proto, fmt.Errorf("%w: method name %s", ErrBadMessage, quote(t[1]))
 	}
 	switch a := t[2].(type) {
 	case pickle.Tuple:
@@ -409,14 +409,14 @@ func (s *ManagerServer) decodeRequest(body []byte) (request, int, error) {
 		r.args = a
 	case nil:
 	default:
-		return r, proto, fmt.Errorf("%w: args %v", ErrBadMessage, t[2])
+		return r, proto, fmt.Errorf("%w: args %s", ErrBadMessage, quote(t[2]))
 	}
 	switch k := t[3].(type) {
 	case *pickle.Dict:
 		r.kwds = k
 	case nil:
 	default:
-		return r, proto, fmt.Errorf("%w: kwds %v", ErrBadMessage, t[3])
+		return r, proto, fmt.Errorf("%w: kwds %s", ErrBadMessage, quote(t[3]))
 	}
 	return r, proto, nil
 }

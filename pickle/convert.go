@@ -104,15 +104,8 @@ func keySeg(k any) string {
 	return "[" + reprShort(k) + "]"
 }
 
-// reprShort is v for an error message, cut short; formatValue keeps a
-// value that holds itself, or a huge one, from running away.
-func reprShort(v any) string {
-	s := formatValue(v, 41)
-	if len(s) > 40 {
-		s = s[:37] + "..."
-	}
-	return s
-}
+// reprShort is v for an error message, cut short.
+func reprShort(v any) string { return Format(v, 40) }
 
 // mismatch is the error for a value that a Go value of type t cannot hold.
 func mismatch(v any, t reflect.Type) error {

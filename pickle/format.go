@@ -23,9 +23,26 @@ type formatter struct {
 	inside map[unsafe.Pointer]bool // the containers being written
 }
 
-// formatValue returns v as fmt's %v writes it, with containers that hold
-// themselves written once, and with about budget bytes at most (0 means no
-// limit).
+// Format returns v as fmt's %v writes it, except that a container that
+// holds itself (a list that contains itself, an object whose state refers
+// back to it) is written once, and as Python writes it inside: [...],
+// (...), {...} or .... fmt would follow such a value, which any pickle can
+// make, until the goroutine's stack overflows and the program ends. With
+// max > 0 the result is cut short to max bytes, ending in "...". Use it,
+// not fmt, to quote a decoded value in a message.
+func Format(v any, max int) string {
+	if max <= 0 {
+		return formatValue(v, 0)
+	}
+	s := formatValue(v, max+1)
+	if len(s) > max {
+		s = s[:max-min(max, 3)] + "..."[:min(max, 3)]
+	}
+	return s
+}
+
+// formatValue returns v as Format does, with about budget bytes at most
+// (0 means no limit).
 func formatValue(v any, budget int) string {
 	f := formatter{budget: budget}
 	f.value(v)

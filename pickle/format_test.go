@@ -82,3 +82,14 @@ func TestErrorQuotesSelfReference(t *testing.T) {
 	require.True(t, errors.As(err, &ee), "%v", err)
 	assert.Contains(t, err.Error(), "__main__.C.__new__[] state={s: ...}")
 }
+
+func TestFormatCutShort(t *testing.T) {
+	l := []any{"abcdef", int64(12345), []byte("xyz")}
+	assert.Equal(t, "[abcdef 12345 [120 121 122]]", Format(l, 0))
+	assert.Equal(t, "[abcdef 12345 [120 121 122]]", Format(l, 28))
+	assert.Equal(t, "[abcdef 12345 [120 1...", Format(l, 23))
+	assert.Equal(t, "..", Format(l, 2))
+	self := make([]any, 1)
+	self[0] = self
+	assert.Equal(t, "[[...]]", Format(self, 0))
+}
