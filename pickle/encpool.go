@@ -26,10 +26,16 @@ func getEncoder(o *EncodeOptions, proto int, dst []byte) *encoder {
 	return e
 }
 
-// putEncoder clears e, keeping only the empty hash tables, and pools it.
-// Nothing of the caller's (its buffer, its values, its options' hooks)
-// stays reachable from the pool.
+// putEncoder clears e (see reset) and pools it.
 func putEncoder(e *encoder) {
+	e.reset()
+	encoderPool.Put(e)
+}
+
+// reset clears e as it goes to the pool, keeping only the empty hash
+// tables: nothing of the caller's (its buffer, its values, its options'
+// hooks) stays reachable from the pool.
+func (e *encoder) reset() {
 	e.memo.release()
 	small := e.memo.small
 	cur, prev := e.strs.cur, e.strs.prev
@@ -64,5 +70,4 @@ func putEncoder(e *encoder) {
 	if cap(segs) <= 1024 {
 		e.segs = segs[:0]
 	}
-	encoderPool.Put(e)
 }

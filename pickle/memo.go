@@ -72,7 +72,7 @@ func (m *memoTable) grow() {
 	old := m.slots
 	size := max(8, 2*len(old))
 	m.slots = make([]memoEntry, size)
-	m.shift = uint(64 - bitsLen(uint64(size-1)))
+	m.shift = uint(64 - bits.Len64(uint64(size-1)))
 	m.n = 0
 	for _, e := range old {
 		if e.p != nil {
@@ -86,15 +86,6 @@ func (m *memoTable) grow() {
 			}
 		}
 	}
-}
-
-func bitsLen(x uint64) int {
-	n := 0
-	for x != 0 {
-		x >>= 1
-		n++
-	}
-	return n
 }
 
 // Strings (str, bytes, Python 2 str) are memoized as CPython memoizes

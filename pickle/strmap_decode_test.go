@@ -12,8 +12,9 @@ import (
 // Long dicts decoded into maps of plain values of several types are moved
 // once to a map sized by estimate, at their second batch: each holds every
 // item, as the reference path decodes them, without falling back; and so
-// do a map[string]string whose batches hold other values too, and one the
-// pickle names twice.
+// do a map[string]any of strs with an int in some batches, and maps the
+// pickle names twice. A map[string]string of those strs and ints is left
+// to the reference path.
 func TestTypedLongScalarMaps(t *testing.T) {
 	const n = 5000
 	strInt, intStr, strFloat, strBool := NewDict(), NewDict(), NewDict(), NewDict()
