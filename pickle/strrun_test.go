@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Runs of SHORT_BINUNICODE go through strRun (leaves.go), whose inner
+// Runs of SHORT_BINUNICODE go through strRun (strrun.go), whose inner
 // loop copies text 32 bytes at a time and checks room and limits for many
 // strs at once. Whatever it takes, the main loop must have taken the same
 // way, and where it stops, the main loop must report the same error.
