@@ -88,52 +88,51 @@ func TestEstimateWithinMaxContainerLen(t *testing.T) {
 	assert.Less(t, followed, alone+4200*16, "room for 4200 items at most")
 }
 
-// A dict of 100k str keys arrives in batches of 1000 items, and its first
-// estimate comes at 5000 items. That estimate must give room for all of
-// it: capped at 16 times the length, it stopped at 80000 entries, and the
-// dict was grown and copied again, with the garbage collector's write
-// barrier on every pointer, which cost about a tenth of decoding it.
-func TestEstimateLongDictGrowsOnce(t *testing.T) {
-	const perItem, items = 24, 100_000
+// estimateAt returns a decoder that has read the first 5000 items, in
+// batches of 1000 of perItem bytes each, of input that holds items of
+// them, and the capacity its estimate gives a container of 4000 that
+// needs 5000, at size bytes an item.
+func estimateAt(t *testing.T, perItem, items, size int) (int, bool) {
+	t.Helper()
 	cfg := (&DecodeOptions{}).config()
 	d := &decoder{cfg: &cfg, data: make([]byte, perItem*items), batch: perItem * 1000}
 	d.pos = perItem * 5000
 	d.estimateBudget = len(d.data) / 2
 	d.allocMax = 1 << 40
-	c, est := d.estimate(4000, 5000, 1000, 32)
-	assert.True(t, est)
-	assert.GreaterOrEqual(t, c, items)
-	assert.LessOrEqual(t, c, items+items/32)
+	return d.estimate(4000, 5000, 1000, size)
 }
 
-// A list of a million floats, as CPython writes it (batches of 1000
-// BINFLOATs of 9 bytes), gets its first estimate at 5000 items. It must
-// give room for all of it: capped at 64 times the length, it stopped at
-// 320000 items, and the list was grown and copied once more, for a fifth
-// of the time of decoding it.
-func TestEstimateLongListGrowsOnce(t *testing.T) {
-	const perItem, items = 9, 1_000_000
-	cfg := (&DecodeOptions{}).config()
-	d := &decoder{cfg: &cfg, data: make([]byte, perItem*items), batch: perItem * 1000}
-	d.pos = perItem * 5000
-	d.estimateBudget = len(d.data) / 2
-	d.allocMax = 1 << 40
-	c, est := d.estimate(4000, 5000, 1000, 16)
-	assert.True(t, est)
-	assert.GreaterOrEqual(t, c, items)
-	assert.LessOrEqual(t, c, items+items/32)
+// A long list or dict arrives in batches of 1000 items, and its first
+// estimate comes at 5000 items. That estimate must give room for all of
+// it, or the container is grown and copied again, with the garbage
+// collector's write barrier on every pointer:
+//   - a dict of 100k str keys and values (24 bytes of input an entry):
+//     capped at 16 times the length, it stopped at 80000 entries, for a
+//     tenth of the time of decoding it;
+//   - a list of a million floats (BINFLOATs of 9 bytes): capped at 64
+//     times, it stopped at 320000 items, for a fifth of that time.
+func TestEstimateLongContainerGrowsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		perItem, items, size int
+	}{
+		{"dict", 24, 100_000, 32},
+		{"list", 9, 1_000_000, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, est := estimateAt(t, tc.perItem, tc.items, tc.size)
+			assert.True(t, est)
+			assert.GreaterOrEqual(t, c, tc.items)
+			assert.LessOrEqual(t, c, tc.items+tc.items/32)
+		})
+	}
 }
 
 // A long list followed by much other input (here a list of 5000 ints and
 // then 10 MiB of bytes) takes the rest of the input for its own items; the
 // room its estimate gives stays within estimateMaxGrowth times its length.
 func TestEstimateBoundedByGrowth(t *testing.T) {
-	cfg := (&DecodeOptions{}).config()
-	d := &decoder{cfg: &cfg, data: make([]byte, 10<<20+2*5000), batch: 2 * 1000}
-	d.pos = 2 * 5000
-	d.estimateBudget = len(d.data) / 2
-	d.allocMax = 1 << 40
-	c, est := d.estimate(4000, 5000, 1000, 16)
+	c, est := estimateAt(t, 2, 5000+(10<<20)/2, 16)
 	assert.True(t, est)
 	assert.Equal(t, estimateMaxGrowth*5000, c)
 }
