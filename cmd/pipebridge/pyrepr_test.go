@@ -206,3 +206,17 @@ func TestGoReprDictOrder(t *testing.T) {
 	require.NoError(t, d.Set("a", true))
 	assert.Equal(t, `dict{"reply": "hi", "numbers": []any{int64(1)}, "a": bool(true)}`, goRepr(d))
 }
+
+// A list or dict inside itself is written once, not followed until the
+// stack overflows.
+func TestGoReprSelfReference(t *testing.T) {
+	l := make([]any, 2)
+	l[0], l[1] = int64(1), l
+	d := pickle.NewDict()
+	require.NoError(t, d.Set("self", d))
+	require.NoError(t, d.Set("list", l))
+	assert.Equal(t, `dict{"self": dict{...}, "list": []any{int64(1), []any{...}}}`, goRepr(d))
+	tuple := pickle.Tuple{nil, "x"}
+	tuple[0] = tuple
+	assert.Equal(t, `pickle.Tuple([(...) x])`, goRepr(tuple))
+}
