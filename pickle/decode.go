@@ -1237,9 +1237,6 @@ func (d *decoder) fillDict(dict *Dict, items []slot) error {
 		entries := dict.entries
 		for i := 0; i < len(items); i += 2 {
 			k, v := items[i].v, d.val(items[i+1].v)
-			if int(len(entries)+1)*2 > len(dict.index) {
-				dict.index.resize(len(dict.index))
-			}
 			if p := dict.index.lookupOrInsert(hs[i/2], int32(len(entries)), func(p int32) bool { return keyEqual(entries[p].key, k) }); p >= 0 {
 				entries[p].value = v
 				continue

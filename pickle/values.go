@@ -529,16 +529,17 @@ func (x *keyIndex) resize(n int) {
 	}
 }
 
-// lookupOrInsert is lookup, and on a miss records entry pos under h in the
-// slot the lookup ended at, which insert would fill; the index must have
-// room for pos.
-func (x keyIndex) lookupOrInsert(h uint64, pos int32, eq func(int32) bool) int {
-	mask := uint64(len(x) - 1)
+// lookupOrInsert is lookup, and on a miss insert of entry pos under h,
+// into the slot the lookup ended at.
+func (x *keyIndex) lookupOrInsert(h uint64, pos int32, eq func(int32) bool) int {
+	x.makeRoom(pos)
+	ix := *x
+	mask := uint64(len(ix) - 1)
 	h32 := uint32(h)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := x[i]
+		s := ix[i]
 		if s.pos == 0 {
-			x[i] = indexSlot{h32, pos + 1}
+			ix[i] = indexSlot{h32, pos + 1}
 			return -1
 		}
 		if s.hash == h32 && eq(s.pos-1) {
@@ -547,11 +548,17 @@ func (x keyIndex) lookupOrInsert(h uint64, pos int32, eq func(int32) bool) int {
 	}
 }
 
-// insert records entry pos (the entries before it are all recorded).
-func (x *keyIndex) insert(h uint64, pos int32) {
+// makeRoom grows the index, if need be, to stay at most half full with
+// entry pos in it.
+func (x *keyIndex) makeRoom(pos int32) {
 	if int(pos+1)*2 > len(*x) {
 		x.resize(len(*x))
 	}
+}
+
+// insert records entry pos (the entries before it are all recorded).
+func (x *keyIndex) insert(h uint64, pos int32) {
+	x.makeRoom(pos)
 	x.place(indexSlot{uint32(h), pos + 1})
 }
 
