@@ -1365,7 +1365,7 @@ func keyPath(k any) string {
 	if s, ok := k.(string); ok {
 		return strconv.Quote(s)
 	}
-	return formatValue(k, 0) // a key (an *Object) may hold itself
+	return Format(k, 0) // a key (an *Object) may hold itself
 }
 
 func (e *encoder) saveDict(d *Dict, aliases []memoKey) error {

@@ -31,22 +31,16 @@ type formatter struct {
 // max > 0 the result is cut short to max bytes, ending in "...". Use it,
 // not fmt, to quote a decoded value in a message.
 func Format(v any, max int) string {
-	if max <= 0 {
-		return formatValue(v, 0)
+	f := formatter{}
+	if max > 0 {
+		f.budget = max + 1 // one more, to tell a value that fits from one cut short
 	}
-	s := formatValue(v, max+1)
-	if len(s) > max {
+	f.value(v)
+	s := f.b.String()
+	if max > 0 && len(s) > max {
 		s = s[:max-min(max, 3)] + "..."[:min(max, 3)]
 	}
 	return s
-}
-
-// formatValue returns v as Format does, with about budget bytes at most
-// (0 means no limit).
-func formatValue(v any, budget int) string {
-	f := formatter{budget: budget}
-	f.value(v)
-	return f.b.String()
 }
 
 func (f *formatter) full() bool { return f.budget > 0 && f.b.Len() >= f.budget }

@@ -33,9 +33,9 @@ func TestFormatSelfReference(t *testing.T) {
 	set, err := NewSet(int64(1), Tuple{"a"})
 	require.NoError(t, err)
 
-	assert.Equal(t, "[1 [...]]", formatValue(list, 0))
+	assert.Equal(t, "[1 [...]]", Format(list, 0))
 	assert.Equal(t, "{self: {...}, list: [1 [...]]}", d.String())
-	assert.Equal(t, "[(...) x]", formatValue(tuple, 0))
+	assert.Equal(t, "[(...) x]", Format(tuple, 0))
 	assert.Equal(t, "__main__.C.__new__[] state={s: ...}", selfObject().String())
 	assert.Equal(t, "{1, [a]}", set.String())
 	assert.Equal(t, "set()", (*Set)(nil).String())
@@ -43,7 +43,7 @@ func TestFormatSelfReference(t *testing.T) {
 	assert.Equal(t, "{}", (*Dict)(nil).String())
 	// The same container twice, side by side, is not a cycle.
 	inner := []any{"a"}
-	assert.Equal(t, "[[a] [a]]", formatValue([]any{inner, inner}, 0))
+	assert.Equal(t, "[[a] [a]]", Format([]any{inner, inner}, 0))
 
 	long := make([]any, 100_000)
 	for i := range long {

@@ -226,7 +226,7 @@ func rvKeyPath(k reflect.Value) string {
 		return strconv.Quote(k.String())
 	}
 	if k.CanInterface() {
-		return formatValue(k.Interface(), 0) // a key (an *Object) may hold itself
+		return Format(k.Interface(), 0) // a key (an *Object) may hold itself
 	}
 	return k.String()
 }

@@ -78,7 +78,7 @@ func (o *Object) Class() (Global, bool) {
 
 // String writes the object as its callable, its arguments and its state;
 // an object that holds itself is written once, and as ... inside.
-func (o *Object) String() string { return formatValue(o, 0) }
+func (o *Object) String() string { return Format(o, 0) }
 
 // smallDict is the size up to which a Dict or Set is searched linearly and
 // has no hash index.
@@ -210,7 +210,7 @@ func (d *Dict) At(i int) (key, value any) {
 
 // String writes the dict as {key: value, ...}, with fmt's %v for keys and
 // values; a dict that holds itself is written once, and as {...} inside.
-func (d *Dict) String() string { return formatValue(d, 0) }
+func (d *Dict) String() string { return Format(d, 0) }
 
 // find returns the position of key, or -1.
 func (d *Dict) find(key any) (int, error) {
@@ -382,7 +382,7 @@ func (s *Set) All() iter.Seq[any] {
 }
 
 // String writes the set as {a, b}, or set() when empty.
-func (s *Set) String() string { return formatValue(s, 0) }
+func (s *Set) String() string { return Format(s, 0) }
 
 func (s *Set) findHash(x any) (int, uint64, error) {
 	if s.index == nil {
@@ -461,7 +461,7 @@ func (f *FrozenSet) All() iter.Seq[any] {
 }
 
 // String writes the set as frozenset({a, b}), or frozenset() when empty.
-func (f *FrozenSet) String() string { return formatValue(f, 0) }
+func (f *FrozenSet) String() string { return Format(f, 0) }
 
 func (f *FrozenSet) elems() []any {
 	if f == nil {
