@@ -413,6 +413,9 @@ func (d *decoder) uintArg(op byte) (uint64, error) {
 // those that follow it, as long lists of numbers are written, in a loop of
 // its own that keeps its place in a register.
 func (d *decoder) loadNumbers() error {
+	if done, err := d.appendNumbers(); done || err != nil {
+		return err
+	}
 	data, pos := d.data, d.opPos
 	for pos < len(data) {
 		op := data[pos]
@@ -452,6 +455,88 @@ func (d *decoder) loadNumbers() error {
 	return nil
 }
 
+// appendNumbers takes a batch of numbers to a list, as long lists of
+// numbers are written (MARK, the numbers, APPENDS), in one go: it
+// decodes each number straight into the list, where the main loop would
+// push it on the stack and APPENDS copy it again. While the garbage
+// collector marks, every pointer written costs, so this halves the work
+// of a list of a million floats. It reports false, having done nothing,
+// unless the numbers at opPos follow a MARK that follows a list, and are
+// whole and followed by APPENDS; the main loop then takes them. Everything
+// else, limits and errors included, is as the main loop's APPENDS does it.
+func (d *decoder) appendNumbers() (bool, error) {
+	x := len(d.stack)
+	if d.cfg.noRuns || len(d.marks) == 0 || d.fence != x || x == 0 ||
+		len(d.marks) > 1 && d.marks[len(d.marks)-2] >= x {
+		return false, nil
+	}
+	t, ok := d.stack[x-1].v.(*listNode)
+	if !ok {
+		return false, nil
+	}
+	data, start := d.data, d.opPos
+	pos, n := start, 0
+scan:
+	for pos < len(data) {
+		switch data[pos] {
+		case opBinint1:
+			pos += 2
+		case opBinint2:
+			pos += 3
+		case opBinint:
+			pos += 5
+		case opBinfloat:
+			pos += 9
+		default:
+			break scan
+		}
+		n++
+	}
+	if pos >= len(data) || data[pos] != opAppends {
+		return false, nil
+	}
+	// From here on this is APPENDS at pos, with n numbers on the stack.
+	d.opPos, d.op, d.pos = pos, opAppends, pos+1
+	if _, err := d.popMark(); err != nil {
+		return true, err
+	}
+	if err := d.account(16 * n); err != nil {
+		return true, err
+	}
+	if err := d.checkLen(len(t.items) + n); err != nil {
+		return true, err
+	}
+	if t.items == nil {
+		t.items = d.slabs.itemSlice(n)[:0]
+	} else if len(t.items)+n > cap(t.items) {
+		d.growList(t, n)
+	}
+	l := t.items
+	base := len(l)
+	l = l[:base+n]
+	items := l[base:]
+	for i, p := 0, start; i < len(items); i++ {
+		switch data[p] {
+		case opBinint1:
+			items[i] = int64(data[p+1])
+			p += 2
+		case opBinint2:
+			items[i] = d.slabs.int(int64(binary.LittleEndian.Uint16(data[p+1:])))
+			p += 3
+		case opBinint:
+			items[i] = d.slabs.int(int64(int32(binary.LittleEndian.Uint32(data[p+1:]))))
+			p += 5
+		default: // opBinfloat
+			items[i] = d.slabs.float(math.Float64frombits(binary.BigEndian.Uint64(data[p+1:])))
+			p += 9
+		}
+	}
+	// The list's depth stays: it is 1 or more already, as numbers make it,
+	// and 1 is within every MaxDepth.
+	t.items = l
+	return true, nil
+}
+
 // truncatedAt reports the opcode at pos cut short by the end of the input.
 func (d *decoder) truncatedAt(pos int) error {
 	d.opPos, d.op, d.pos = pos, d.data[pos], len(d.data)
@@ -487,7 +572,7 @@ func (d *decoder) run() (any, error) {
 		}
 		d.opPos = d.pos
 		op := d.data[d.pos]
-		if op == opShortBinunicode && !d.cfg.noStrRuns && d.strRunAhead() && d.strRun() {
+		if op == opShortBinunicode && !d.cfg.noRuns && d.strRunAhead() && d.strRun() {
 			continue
 		}
 		d.op = op

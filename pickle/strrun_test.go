@@ -27,7 +27,7 @@ func decodeBothWays(t *testing.T, opts DecodeOptions, data []byte) (any, error) 
 	cfg := opts.config()
 	v, _, err := decodePickle(&cfg, data)
 	slow := cfg
-	slow.noStrRuns = true
+	slow.noRuns = true
 	sv, _, serr := decodePickle(&slow, data)
 	if err != nil || serr != nil {
 		require.Error(t, err, "strRun decodes what the main loop refuses: %v", serr)
