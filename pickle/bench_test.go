@@ -512,18 +512,23 @@ func median[T ~int64 | ~float64](xs []T) T {
 // benchRounds), CPython's turn and Go's alternating: each ratio is the
 // median of the rounds' ratios, with their range in parentheses, and each
 // time the median of the rounds' times. It runs only with PICKLE_BENCH=1
-// (it takes a minute or two):
+// (it takes a minute or two). PICKLE_PAYLOADS names the payloads to
+// compare, all by default:
 //
 //	PICKLE_BENCH=1 go test -run 'TestCompareCPython$' -v ./pickle/
 func TestCompareCPython(t *testing.T) {
 	if os.Getenv("PICKLE_BENCH") == "" {
 		t.Skip("set PICKLE_BENCH=1 to compare with CPython")
 	}
+	only := os.Getenv("PICKLE_PAYLOADS")
 	py := startBenchPy(t)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "payload\tpickle\tGo decode\tCPython loads gc on / off\t× gc on\t× gc off\tas Recv × gc on\tog-rek decode\t× og-rek\tGo encode\tCPython dumps\t× dumps\tas Send × dumps\tog-rek encode\t× og-rek\tallocs/item\t\n")
 	var python string
 	for _, bp := range benchPayloads {
+		if only != "" && !strings.Contains(only, bp.name) {
+			continue
+		}
 		pyp := py.build(bp.name)
 		python = pyp.Python
 		p := payload(t, bp.name)
