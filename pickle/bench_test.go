@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -311,6 +312,47 @@ func TestCPUTimes(t *testing.T) {
 			line += fmt.Sprintf("  encode %8.2fms", float64(enc)/1e6)
 		}
 		t.Log(line)
+	}
+}
+
+// TestMarkCosts prints, with PICKLE_BENCH=1, the CPU time that a garbage
+// collection cycle spends marking each payload's decoded value: what
+// every cycle that finds the value alive pays for it, in the program
+// that keeps it. Unlike a decoding's own time, it hardly varies from
+// run to run, so it tells apart layouts of the decoded values (chunk
+// sizes, say) whose effect on decoding time the machine's noise hides.
+// PICKLE_PAYLOADS names the payloads, all by default.
+func TestMarkCosts(t *testing.T) {
+	if os.Getenv("PICKLE_BENCH") == "" {
+		t.Skip("set PICKLE_BENCH=1")
+	}
+	only := os.Getenv("PICKLE_PAYLOADS")
+	// gcCPU is the least CPU time of a forced collection in five
+	// rounds of ten.
+	gcCPU := func() time.Duration {
+		runtime.GC()
+		least := time.Duration(math.MaxInt64)
+		for range 5 {
+			start := cpuTime()
+			for range 10 {
+				runtime.GC()
+			}
+			least = min(least, (cpuTime()-start)/10)
+		}
+		return least
+	}
+	for _, p := range benchPayloads {
+		if only != "" && !strings.Contains(only, p.name) {
+			continue
+		}
+		data := payload(t, p.name).pickle
+		without := gcCPU()
+		var v any
+		require.NoError(t, Unmarshal(data, &v))
+		with := gcCPU()
+		runtime.KeepAlive(v)
+		t.Logf("%-8s a collection marks the decoded value in %6.2fms (%.2fms with it, %.2fms without)",
+			p.name, float64(with-without)/1e6, float64(with)/1e6, float64(without)/1e6)
 	}
 }
 
