@@ -550,4 +550,5 @@ func (m *pageMemo) release() {
 		pagePool.Put(pg)
 	}
 	m.dir = nil
+	clear(m.recent[:]) // the pages are the pool's now
 }

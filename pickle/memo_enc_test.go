@@ -395,6 +395,21 @@ func TestPageMemoReusedPage(t *testing.T) {
 	t.Log("the pool never gave back the page: nothing was tested")
 }
 
+// TestPageMemoReleaseForgetsPages checks that a released memo keeps no
+// way to its pages, which are the pool's now and may be another memo's:
+// not even through its cache of the pages last looked up.
+func TestPageMemoReleaseForgetsPages(t *testing.T) {
+	b := make([]byte, 2<<pageShift)
+	page := unsafe.Pointer(&b[0])
+	var m pageMemo
+	for i := 0; i < pageMemoSmall+1; i++ {
+		m.put(memoKey{p: unsafe.Add(page, i%cellsPerPage<<cellShift), k: kList + uint8(i/cellsPerPage)}, int32(i))
+	}
+	require.NotNil(t, m.page(page, false), "the memo never moved to pages: nothing is tested")
+	m.release()
+	assert.True(t, m.page(page, false) == nil, "the released memo still finds its page")
+}
+
 // TestPutEncoderClearsMemo checks that a pooled encoder keeps its string
 // tables empty: a tag left behind would make a slot look taken forever,
 // and an entry would keep the caller's string alive. It looks at what
