@@ -871,7 +871,7 @@ func (d *tdec) ensureList(l *tlist, n int) error {
 			c = max(c, min(guess, len(d.data)-d.pos+l.len))
 		}
 	}
-	base, err := d.grow(l.plan, l.base, max(l.len, l.claimed), n, c)
+	base, c, err := d.grow(l.plan, l.base, max(l.len, l.claimed), n, c)
 	if err != nil {
 		return err
 	}
@@ -880,14 +880,16 @@ func (d *tdec) ensureList(l *tlist, n int) error {
 }
 
 // grow returns a backing array for c items of slice plan p holding the
-// first keep items of base; n is the length needed.
-func (d *tdec) grow(p *decPlan, base unsafe.Pointer, keep, n, c int) (unsafe.Pointer, error) {
+// first keep items of base, and its capacity; n is the length needed.
+// The capacity may be less than c, never more than MaxContainerLen: a
+// container that reaches it must come back here to be refused.
+func (d *tdec) grow(p *decPlan, base unsafe.Pointer, keep, n, c int) (unsafe.Pointer, int, error) {
 	if n > d.cfg.maxContainer {
-		return nil, errFallback
+		return nil, 0, errFallback
 	}
 	c = min(c, d.cfg.maxContainer)
 	if err := d.account(c * int(p.elem.size+1)); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	nb := d.newArray(p.elem, c)
 	if keep > 0 {
@@ -895,7 +897,7 @@ func (d *tdec) grow(p *decPlan, base unsafe.Pointer, keep, n, c int) (unsafe.Poi
 		src := reflect.NewAt(p.t, unsafe.Pointer(&sliceHeader{base, keep, keep})).Elem()
 		reflect.Copy(dst, src)
 	}
-	return nb, nil
+	return nb, c, nil
 }
 
 // newArray allocates an array of n values of plan e. Arrays of types laid
@@ -1144,8 +1146,7 @@ func (d *tdec) appendSlice(s *tslot, items []tslot) error {
 	l, c := int(uint32(s.n)), int(s.n>>32)
 	n := l + len(items)
 	if n > c {
-		nc := max(n, 2*c)
-		base, err := d.grow(p, s.p, l, n, nc)
+		base, nc, err := d.grow(p, s.p, l, n, max(n, 2*c))
 		if err != nil {
 			return err
 		}

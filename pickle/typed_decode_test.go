@@ -289,6 +289,49 @@ func TestTypedDecoderLimits(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLimit)
 }
 
+// A slice that reaches MaxContainerLen as it grows must still be
+// refused when it passes it. The typed decoder allocated backing arrays
+// of at most MaxContainerLen items but recorded the capacity it had asked
+// for, so a slice that passed the limit found room it did not have: no
+// error, and the items past the limit written beyond the array's end.
+// (Found by TestTypedNumberRunsAgreeWithReference, which crashed.)
+func TestTypedSliceGrowsPastLimit(t *testing.T) {
+	// 3000 ints in batches of 7 double a []int32 from 7 to 1792 items,
+	// then ask for 3584, which MaxContainerLen cuts to 2999 or 999.
+	ints := []byte{0x80, 4, opEmptyList}
+	for i := 0; i < 3000; i += 7 {
+		ints = append(ints, opMark)
+		for j := i; j < min(i+7, 3000); j++ {
+			ints = append(ints, opBinint2, byte(j), byte(j>>8))
+		}
+		ints = append(ints, opAppends)
+	}
+	ints = append(ints, opStop)
+	// 2500 dicts in batches of 1000: the second batch guesses the slice
+	// of structs' length, 2625, which MaxContainerLen cuts to 2400.
+	recs := make([]any, 2500)
+	for i := range recs {
+		recs[i] = mustDict("a", i)
+	}
+	dicts, err := Marshal(recs)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		data  []byte
+		limit int
+		into  any
+	}{
+		{ints, 2999, new([]int32)},
+		{ints, 999, new([]int32)},
+		{ints, 2999, new([]int64)},
+		{ints, 2999, new([]float64)},
+		{dicts, 2400, new([]struct{ A int })},
+	} {
+		err := DecodeOptions{MaxContainerLen: c.limit}.Unmarshal(c.data, c.into)
+		assert.ErrorIs(t, err, ErrLimit, "into %T, MaxContainerLen %d", c.into, c.limit)
+		checkAgrees(t, DecodeOptions{MaxContainerLen: c.limit}, c.data, reflect.TypeOf(c.into).Elem(), fmt.Sprint("MaxContainerLen ", c.limit))
+	}
+}
+
 // The typed decoder stores into the target as it goes. When it gives up
 // part-way (here at a bytes key in a dict bound for a map[string]int), the
 // reference path must see the target as the caller gave it: zero, or with
