@@ -189,7 +189,8 @@
 // from an estimate of their length instead of doubling them, and keeps its
 // memo in pooled chunks. Runs of numbers, and a str with the MEMOIZE that
 // follows it, are read without a turn of the main loop per opcode (a
-// batch of numbers appended to a list goes straight into the list), and a
+// batch of numbers appended to a list goes straight into the list, or
+// into the []float64 or []int64 being decoded), and a
 // run of short strs (a dict of str keys and values) in a loop that keeps
 // its state in registers and copies text 32 bytes at a time.
 // DecodeOptions.ZeroCopy lets strings and bytes share the input's memory,

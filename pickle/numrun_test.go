@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,9 +21,14 @@ import (
 // compare.
 
 // appendNumber appends one number of a random kind: BININT1, BININT2,
-// BININT (negative too) or BINFLOAT (±0, ±inf, subnormals too).
-func appendNumber(rng *rand.Rand, p []byte) []byte {
-	switch rng.IntN(4) {
+// BININT (negative too) or, if floats is set, BINFLOAT (±0, ±inf,
+// subnormals too).
+func appendNumber(rng *rand.Rand, p []byte, floats bool) []byte {
+	kinds := 3
+	if floats {
+		kinds = 4
+	}
+	switch rng.IntN(kinds) {
 	case 0:
 		return append(p, opBinint1, byte(rng.IntN(256)))
 	case 1:
@@ -45,21 +51,21 @@ func appendNumber(rng *rand.Rand, p []byte) []byte {
 // numRunPickle returns a protocol 4 pickle of a list of count numbers,
 // added as CPython adds them: in batches of up to batch with MARK and
 // APPENDS, a last batch of one with APPEND. With rows > 0 it is a list of
-// rows such lists.
-func numRunPickle(rng *rand.Rand, count, batch, rows int) []byte {
+// rows such lists. Without floats, the numbers are all ints.
+func numRunPickle(rng *rand.Rand, count, batch, rows int, floats bool) []byte {
 	p := []byte{0x80, 4}
 	list := func() {
 		p = append(p, opEmptyList, opMemoize)
 		for i := 0; i < count; {
 			n := min(batch, count-i)
 			if n == 1 {
-				p = append(appendNumber(rng, p), opAppend)
+				p = append(appendNumber(rng, p, floats), opAppend)
 				i++
 				continue
 			}
 			p = append(p, opMark)
 			for range n {
-				p = appendNumber(rng, p)
+				p = appendNumber(rng, p, floats)
 			}
 			p = append(p, opAppends)
 			i += n
@@ -92,7 +98,7 @@ func TestNumberRunsMatchMainLoop(t *testing.T) {
 		{100000, 100000, 0}, // one batch past MaxAllocFactor 1
 	} {
 		t.Run(fmt.Sprintf("%d_%d_%d", tc.count, tc.batch, tc.rows), func(t *testing.T) {
-			p := numRunPickle(rng, tc.count, tc.batch, tc.rows)
+			p := numRunPickle(rng, tc.count, tc.batch, tc.rows, true)
 			v, err := decodeBothWays(t, DecodeOptions{}, p)
 			require.NoError(t, err)
 			l := v.([]any)
@@ -116,7 +122,7 @@ func TestNumberRunsMatchMainLoop(t *testing.T) {
 // The numbers a batch takes are decoded straight into the list: the main
 // loop's stack, which would have held them, never grows.
 func TestNumberRunsSkipTheStack(t *testing.T) {
-	p := numRunPickle(rand.New(rand.NewPCG(13, 14)), 8000, 1000, 0)
+	p := numRunPickle(rand.New(rand.NewPCG(13, 14)), 8000, 1000, 0, true)
 	opts := DecodeOptions{}
 	cfg := opts.config()
 	slow := cfg
@@ -134,7 +140,7 @@ func TestNumberRunsSkipTheStack(t *testing.T) {
 // Every cut of a list of numbers ends it somewhere in a batch: in a
 // number, between two, or before APPENDS.
 func TestNumberRunsTruncated(t *testing.T) {
-	p := numRunPickle(rand.New(rand.NewPCG(15, 16)), 40, 16, 0)
+	p := numRunPickle(rand.New(rand.NewPCG(15, 16)), 40, 16, 0, true)
 	for n := range len(p) {
 		_, err := decodeBothWays(t, DecodeOptions{}, p[:n])
 		require.ErrorIs(t, err, ErrTruncated, "cut at %d", n)
@@ -145,14 +151,32 @@ func TestNumberRunsTruncated(t *testing.T) {
 // whole, and every APPENDS that is not to a list; the main loop then
 // decodes or refuses it as before.
 func TestNumberRunsMixed(t *testing.T) {
+	for _, tc := range numRunMixedCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := decodeBothWays(t, DecodeOptions{}, tc.p)
+			if tc.err != nil {
+				assert.True(t, errors.Is(err, tc.err), "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.NotNil(t, v)
+		})
+	}
+}
+
+type numRunCase struct {
+	name string
+	p    []byte
+	err  error // nil: decodes
+}
+
+// numRunMixedCases are batches of numbers in odd places, and what the
+// model's decoder makes of them.
+func numRunMixedCases() []numRunCase {
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	nums := []byte{opBinint1, 1, opBinint2, 2, 1, opBinint, 3, 0, 0, 0x80, opBinfloat, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}
 	start := []byte{0x80, 4, opEmptyList, opMemoize, opMark}
-	cases := []struct {
-		name string
-		p    []byte
-		err  error // nil: decodes
-	}{
+	return []numRunCase{
 		{"batch", cat(start, nums, []byte{opAppends, opStop}), nil},
 		{"two batches", cat(start, nums, []byte{opAppends, opMark}, nums, []byte{opAppends, opStop}), nil},
 		{"batch after other items", cat(start, []byte{opNone}, nums, []byte{opAppends, opStop}), nil},
@@ -166,21 +190,137 @@ func TestNumberRunsMixed(t *testing.T) {
 		{"list appended to itself", cat(start, nums, []byte{opAppends, opBinget, 0, opMark}, nums, []byte{opAppends, opAppend, opStop}), nil},
 		{"object with list items", cat([]byte{0x80, 4, opGlobal}, []byte("m\nC\n"), []byte{opEmptyTuple, opNewobj, opMark}, nums, []byte{opAppends, opStop}), nil},
 		{"two marks", cat(start, []byte{opMark}, nums, []byte{opAppends, opStop}), ErrMark},
+		{"two marks closed", cat(start, []byte{opMark}, nums, []byte{opAppends, opAppends, opStop}), ErrMark},
 		{"mark with nothing under it", cat([]byte{0x80, 4, opMark}, nums, []byte{opAppends, opStop}), ErrStackUnderflow},
 		{"appends to a dict", cat([]byte{0x80, 4, opEmptyDict, opMark}, nums, []byte{opAppends, opStop}), ErrType},
 		{"appends to a tuple", cat([]byte{0x80, 4, opEmptyTuple, opMark}, nums, []byte{opAppends, opStop}), ErrType},
 		{"appends to a number", cat([]byte{0x80, 4, opBinint1, 7, opMark}, nums, []byte{opAppends, opStop}), ErrType},
 		{"no stop", cat(start, nums, []byte{opAppends}), ErrTruncated},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			v, err := decodeBothWays(t, DecodeOptions{}, tc.p)
-			if tc.err != nil {
-				assert.True(t, errors.Is(err, tc.err), "%v", err)
-				return
+}
+
+// The typed decoder takes a batch of numbers to a []float64 or []int64
+// straight into the slice too (tdec.appendNumbers). Whatever it decodes,
+// or refuses, or gives up, must be what its main loop does; and what
+// Unmarshal gives must be what the reference path (the model's decoder
+// and conversion) gives. MaxAllocFactor is left out of the second: the
+// typed decoder counts what it allocates, which is less than the model's
+// values take, so it decodes some pickles that the reference path
+// refuses.
+
+// typedBothWays decodes data into a new value of type typ with the
+// typed decoder, with and without its appendNumbers, and fails unless
+// both give the same value or the same error.
+func typedBothWays(t *testing.T, opts DecodeOptions, data []byte, typ reflect.Type, label string) {
+	t.Helper()
+	cfg := opts.config()
+	slow := cfg
+	slow.noRuns = true
+	got, want := reflect.New(typ), reflect.New(typ)
+	err := unmarshalTyped(&cfg, data, decPlanFor(typ), got.UnsafePointer())
+	werr := unmarshalTyped(&slow, data, decPlanFor(typ), want.UnsafePointer())
+	if err != nil || werr != nil {
+		assert.Equal(t, fmt.Sprint(werr), fmt.Sprint(err), "%s into %s", label, typ)
+		return
+	}
+	assert.True(t, sameResult(got.Interface(), want.Interface()), "%s into %s: values differ\nfast: %s\nmain loop: %s",
+		label, typ, clipS(got.Elem()), clipS(want.Elem()))
+}
+
+var numRunTargets = []reflect.Type{
+	reflect.TypeFor[[]float64](),
+	reflect.TypeFor[[]int64](),
+	reflect.TypeFor[[]int](),
+	reflect.TypeFor[[]int32](), // not taken: the main loop stores each
+	reflect.TypeFor[[]any](),
+	reflect.TypeFor[[][]float64](),
+	reflect.TypeFor[[][]int64](),
+	reflect.TypeFor[*[]float64](),
+}
+
+func TestTypedNumberRunsAgreeWithReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, tc := range []struct {
+		count, batch, rows int
+		floats             bool
+	}{
+		{0, 1000, 0, true},
+		{1, 1000, 0, false},
+		{2, 1000, 0, true},
+		{1000, 1000, 0, false},
+		{1001, 1000, 0, true},
+		{3000, 7, 0, false},
+		{20000, 1000, 0, true},
+		{20000, 1000, 0, false},
+		{5000, 1000, 20, false},
+		{300, 1000, 100, true},
+		{100000, 100000, 0, false},
+	} {
+		t.Run(fmt.Sprintf("%d_%d_%d_%v", tc.count, tc.batch, tc.rows, tc.floats), func(t *testing.T) {
+			p := numRunPickle(rng, tc.count, tc.batch, tc.rows, tc.floats)
+			for _, typ := range numRunTargets {
+				for _, opts := range []DecodeOptions{
+					{},
+					{MaxContainerLen: 999}, {MaxContainerLen: max(tc.count-1, 1)},
+					{MaxAllocFactor: 1}, {MaxAllocFactor: 2},
+					{MaxDepth: 1},
+				} {
+					label := fmt.Sprintf("%+v", opts)
+					typedBothWays(t, opts, p, typ, label)
+					if opts.MaxAllocFactor == 0 {
+						checkAgrees(t, opts, p, typ, label)
+					}
+				}
 			}
-			require.NoError(t, err)
-			assert.NotNil(t, v)
 		})
+	}
+}
+
+// Lists of numbers decode into []float64 (ints too) and, when all are
+// ints, into []int64 without falling back, and without the stack growing
+// as the main loop makes it grow.
+func TestTypedNumberRunsFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	mixed, ints := numRunPickle(rng, 8000, 1000, 0, true), numRunPickle(rng, 8000, 1000, 0, false)
+	for _, c := range []struct {
+		p   []byte
+		typ reflect.Type
+	}{
+		{mixed, reflect.TypeFor[[]float64]()},
+		{ints, reflect.TypeFor[[]float64]()},
+		{ints, reflect.TypeFor[[]int64]()},
+		{ints, reflect.TypeFor[[]int]()},
+	} {
+		assert.True(t, checkAgrees(t, DecodeOptions{}, c.p, c.typ, "fast path"), "into %s: fell back", c.typ)
+		opts := DecodeOptions{}
+		cfg := opts.config()
+		slow := cfg
+		slow.noRuns = true
+		allocs := func(cfg *decodeConfig) float64 {
+			return testing.AllocsPerRun(5, func() {
+				require.NoError(t, unmarshalTyped(cfg, c.p, decPlanFor(c.typ), reflect.New(c.typ).UnsafePointer()))
+			})
+		}
+		fast, main := allocs(&cfg), allocs(&slow)
+		assert.Less(t, fast, main, "into %s: allocations through appendNumbers (%v) and the main loop (%v)", c.typ, fast, main)
+	}
+}
+
+// Every cut, and every odd shape of TestNumberRunsMixed, decodes into the
+// typed targets as through the reference path.
+func TestTypedNumberRunsCutAndMixed(t *testing.T) {
+	p := numRunPickle(rand.New(rand.NewPCG(21, 22)), 40, 16, 0, false)
+	for n := range len(p) {
+		for _, typ := range numRunTargets {
+			label := fmt.Sprintf("cut at %d", n)
+			typedBothWays(t, DecodeOptions{}, p[:n], typ, label)
+			checkAgrees(t, DecodeOptions{}, p[:n], typ, label)
+		}
+	}
+	for _, tc := range numRunMixedCases() {
+		for _, typ := range numRunTargets {
+			typedBothWays(t, DecodeOptions{}, tc.p, typ, tc.name)
+			checkAgrees(t, DecodeOptions{}, tc.p, typ, tc.name)
+		}
 	}
 }

@@ -176,7 +176,7 @@ type decodeConfig struct {
 	DecodeOptions
 	maxDepth, maxMemo, maxString, maxContainer int
 	allocFactor                                int
-	noRuns                                     bool // for tests: the main loop decodes every opcode itself (no strRun, no appendNumbers)
+	noRuns                                     bool // for tests: the main loops decode every opcode themselves (no strRun, no appendNumbers)
 }
 
 func limit(v, def int) int {

@@ -265,6 +265,15 @@ func (d *tdec) run() error {
 			return errFallback
 		}
 		op := d.data[d.pos]
+		if (op == opBinint1 || op == opBinint2 || op == opBinint || op == opBinfloat) &&
+			len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) && !d.cfg.noRuns {
+			if done, err := d.appendNumbers(); done {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		d.pos++
 		var err error
 		switch op {
@@ -1163,6 +1172,114 @@ func (d *tdec) appendSlice(s *tslot, items []tslot) error {
 	}
 	s.n = uint64(n) | uint64(c)<<32
 	return nil
+}
+
+// appendNumbers takes a batch of numbers (MARK, the numbers, APPENDS) to
+// a []float64 or []int64 being built under the mark, straight from the
+// input into the slice, as the model's decoder does for its lists: the
+// main loop would push each number on the stack for fill and appendSlice
+// to store one by one. It does what they would, and reports false,
+// having done nothing, unless the numbers at pos follow such a MARK, are
+// whole, and end in APPENDS. An int into a []float64 is converted as
+// store converts it; a float into a []int64 makes it fall back.
+func (d *tdec) appendNumbers() (bool, error) {
+	x := len(d.stack)
+	if len(d.marks) == 0 || d.fence() != x || x == 0 ||
+		len(d.marks) > 1 && d.marks[len(d.marks)-2] >= x {
+		return false, nil
+	}
+	c := &d.stack[x-1]
+	if c.kind() != sSlice {
+		return false, nil
+	}
+	cur := d.current(c)
+	elem := cur.plan().elem
+	floats := elem.k == dFloat64
+	if cur.meta&flagSealed != 0 || !floats && (elem.k != dInt || elem.size != 8) {
+		return false, nil
+	}
+	data, start := d.data, d.pos
+	pos, n := start, 0
+scan:
+	for pos < len(data) {
+		switch data[pos] {
+		case opBinint1:
+			pos += 2
+		case opBinint2:
+			pos += 3
+		case opBinint:
+			pos += 5
+		case opBinfloat:
+			if !floats {
+				return false, nil
+			}
+			pos += 9
+		default:
+			break scan
+		}
+		n++
+	}
+	if pos >= len(data) || data[pos] != opAppends {
+		return false, nil
+	}
+	// From here on this is APPENDS at pos, with n numbers on the stack:
+	// fill's part, then appendSlice's.
+	d.pos = pos + 1
+	if _, err := d.popMark(); err != nil {
+		return true, err
+	}
+	c.meta &^= flagFresh
+	c.setDepth(max(c.depth(), 1)) // 1 is within every MaxDepth
+	l, cp := int(uint32(cur.n)), int(cur.n>>32)
+	if l+n > cp {
+		base, nc, err := d.grow(cur.plan(), cur.p, l, l+n, max(l+n, 2*cp))
+		if err != nil {
+			return true, err
+		}
+		cur.p, cp = base, nc
+	}
+	if floats {
+		dst := unsafe.Slice((*float64)(unsafe.Add(cur.p, uintptr(l)*8)), n)
+		for i, p := 0, start; i < len(dst); i++ {
+			switch data[p] {
+			case opBinint1:
+				dst[i] = float64(data[p+1])
+				p += 2
+			case opBinint2:
+				dst[i] = float64(binary.LittleEndian.Uint16(data[p+1:]))
+				p += 3
+			case opBinint:
+				dst[i] = float64(int32(binary.LittleEndian.Uint32(data[p+1:])))
+				p += 5
+			default: // opBinfloat
+				dst[i] = math.Float64frombits(binary.BigEndian.Uint64(data[p+1:]))
+				p += 9
+			}
+		}
+	} else {
+		dst := unsafe.Slice((*int64)(unsafe.Add(cur.p, uintptr(l)*8)), n)
+		for i, p := 0, start; i < len(dst); i++ {
+			switch data[p] {
+			case opBinint1:
+				dst[i] = int64(data[p+1])
+				p += 2
+			case opBinint2:
+				dst[i] = int64(binary.LittleEndian.Uint16(data[p+1:]))
+				p += 3
+			default: // opBinint
+				dst[i] = int64(int32(binary.LittleEndian.Uint32(data[p+1:])))
+				p += 5
+			}
+		}
+	}
+	if l+n > math.MaxUint32 || cp > math.MaxUint32 {
+		return true, errFallback
+	}
+	cur.n = uint64(l+n) | uint64(cp)<<32
+	if cur != c {
+		c.p, c.n = cur.p, cur.n
+	}
+	return true, nil
 }
 
 func (d *tdec) appendList(l *tlist, items []tslot) error {
