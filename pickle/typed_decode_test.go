@@ -3,7 +3,9 @@ package pickle
 import (
 	"fmt"
 	"math/rand"
+	rand2 "math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,9 +265,16 @@ func FuzzTypedDecode(f *testing.F) {
 	// panic), and a list filled after a tuple took it (a lost cycle).
 	f.Add([]byte("\x80\x02}K\x01K\x02\x86X\x01\x00\x00\x00ts."))
 	f.Add([]byte("(]q\x00(h\x00tq\x01a1h\x01."))
+	// Lists of numbers, which go into []float64 and []int64 through
+	// tdec.appendNumbers; and a limit low enough for them to reach.
+	rng := rand2.New(rand2.NewPCG(3, 4))
+	f.Add(numRunPickle(rng, 60, 7, 0, true))
+	f.Add(numRunPickle(rng, 30, 4, 3, false))
+	targets := append(slices.Clip(dtTargets), numRunTargets...)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, typ := range dtTargets {
+		for _, typ := range targets {
 			checkAgrees(t, DecodeOptions{MaxAllocFactor: 16}, data, typ, fmt.Sprintf("%q", clip(data)))
+			checkAgrees(t, DecodeOptions{MaxAllocFactor: 16, MaxContainerLen: 20}, data, typ, fmt.Sprintf("MaxContainerLen 20: %q", clip(data)))
 		}
 	})
 }
