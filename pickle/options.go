@@ -79,7 +79,10 @@ type DecodeOptions struct {
 	// MaxAllocFactor bounds the memory that decoding allocates, as a
 	// multiple of the pickle's size (plus 1 MiB). Zero means
 	// DefaultMaxAllocFactor (128); negative means no limit. The account
-	// is an estimate of Go heap bytes for the values built.
+	// is an estimate of Go heap bytes for the values built: through
+	// Unmarshal into a typed target, mostly the typed values, which take
+	// less than the model's, so that a pickle refused as an any may
+	// decode into a []int32.
 	MaxAllocFactor int
 
 	// PersistentLoad, if set, resolves persistent ids (PERSID, BINPERSID)
