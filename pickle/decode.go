@@ -475,24 +475,8 @@ func (d *decoder) appendNumbers() (bool, error) {
 		return false, nil
 	}
 	data, start := d.data, d.opPos
-	pos, n := start, 0
-scan:
-	for pos < len(data) {
-		switch data[pos] {
-		case opBinint1:
-			pos += 2
-		case opBinint2:
-			pos += 3
-		case opBinint:
-			pos += 5
-		case opBinfloat:
-			pos += 9
-		default:
-			break scan
-		}
-		n++
-	}
-	if pos >= len(data) || data[pos] != opAppends {
+	pos, n, _ := numberBatch(data, start)
+	if n == 0 {
 		return false, nil
 	}
 	// From here on this is APPENDS at pos, with n numbers on the stack.
@@ -535,6 +519,35 @@ scan:
 	// and 1 is within every MaxDepth.
 	t.items = l
 	return true, nil
+}
+
+// numberBatch scans the BININT1, BININT2, BININT and BINFLOAT opcodes
+// from pos on, as a batch of a list of numbers is written, and returns
+// the offset of the APPENDS that ends them, their count, and whether any
+// is a float. It returns a count of 0 unless the numbers are whole and
+// APPENDS follows them.
+func numberBatch(data []byte, pos int) (end, n int, floats bool) {
+scan:
+	for pos < len(data) {
+		switch data[pos] {
+		case opBinint1:
+			pos += 2
+		case opBinint2:
+			pos += 3
+		case opBinint:
+			pos += 5
+		case opBinfloat:
+			pos += 9
+			floats = true
+		default:
+			break scan
+		}
+		n++
+	}
+	if pos >= len(data) || data[pos] != opAppends {
+		return 0, 0, false
+	}
+	return pos, n, floats
 }
 
 // truncatedAt reports the opcode at pos cut short by the end of the input.

@@ -123,18 +123,29 @@ func TestNumberRunsMatchMainLoop(t *testing.T) {
 // loop's stack, which would have held them, never grows.
 func TestNumberRunsSkipTheStack(t *testing.T) {
 	p := numRunPickle(rand.New(rand.NewPCG(13, 14)), 8000, 1000, 0, true)
-	opts := DecodeOptions{}
+	assertFewerAllocs(t, "a list", func(cfg *decodeConfig) {
+		_, _, err := decodePickle(cfg, p)
+		require.NoError(t, err)
+	})
+}
+
+// withAndWithoutRuns returns opts' configuration, and the same with the
+// fast paths (strRun, appendNumbers) off.
+func withAndWithoutRuns(opts DecodeOptions) (fast, mainLoop *decodeConfig) {
 	cfg := opts.config()
 	slow := cfg
 	slow.noRuns = true
-	allocs := func(cfg *decodeConfig) float64 {
-		return testing.AllocsPerRun(5, func() {
-			_, _, err := decodePickle(cfg, p)
-			require.NoError(t, err)
-		})
-	}
-	fast, main := allocs(&cfg), allocs(&slow)
-	assert.Less(t, fast, main, "allocations through appendNumbers (%v) and the main loop (%v)", fast, main)
+	return &cfg, &slow
+}
+
+// assertFewerAllocs checks that decode allocates less with the fast
+// paths than through the main loop alone.
+func assertFewerAllocs(t *testing.T, what string, decode func(cfg *decodeConfig)) {
+	t.Helper()
+	fast, mainLoop := withAndWithoutRuns(DecodeOptions{})
+	a := testing.AllocsPerRun(5, func() { decode(fast) })
+	b := testing.AllocsPerRun(5, func() { decode(mainLoop) })
+	assert.Less(t, a, b, "%s: allocations with the fast paths (%v) and through the main loop (%v)", what, a, b)
 }
 
 // Every cut of a list of numbers ends it somewhere in a batch: in a
@@ -213,12 +224,10 @@ func numRunMixedCases() []numRunCase {
 // both give the same value or the same error.
 func typedBothWays(t *testing.T, opts DecodeOptions, data []byte, typ reflect.Type, label string) {
 	t.Helper()
-	cfg := opts.config()
-	slow := cfg
-	slow.noRuns = true
+	fast, mainLoop := withAndWithoutRuns(opts)
 	got, want := reflect.New(typ), reflect.New(typ)
-	err := unmarshalTyped(&cfg, data, decPlanFor(typ), got.UnsafePointer())
-	werr := unmarshalTyped(&slow, data, decPlanFor(typ), want.UnsafePointer())
+	err := unmarshalTyped(fast, data, decPlanFor(typ), got.UnsafePointer())
+	werr := unmarshalTyped(mainLoop, data, decPlanFor(typ), want.UnsafePointer())
 	if err != nil || werr != nil {
 		assert.Equal(t, fmt.Sprint(werr), fmt.Sprint(err), "%s into %s", label, typ)
 		return
@@ -292,17 +301,9 @@ func TestTypedNumberRunsFastPath(t *testing.T) {
 		{ints, reflect.TypeFor[[]int]()},
 	} {
 		assert.True(t, checkAgrees(t, DecodeOptions{}, c.p, c.typ, "fast path"), "into %s: fell back", c.typ)
-		opts := DecodeOptions{}
-		cfg := opts.config()
-		slow := cfg
-		slow.noRuns = true
-		allocs := func(cfg *decodeConfig) float64 {
-			return testing.AllocsPerRun(5, func() {
-				require.NoError(t, unmarshalTyped(cfg, c.p, decPlanFor(c.typ), reflect.New(c.typ).UnsafePointer()))
-			})
-		}
-		fast, main := allocs(&cfg), allocs(&slow)
-		assert.Less(t, fast, main, "into %s: allocations through appendNumbers (%v) and the main loop (%v)", c.typ, fast, main)
+		assertFewerAllocs(t, "into "+c.typ.String(), func(cfg *decodeConfig) {
+			require.NoError(t, unmarshalTyped(cfg, c.p, decPlanFor(c.typ), reflect.New(c.typ).UnsafePointer()))
+		})
 	}
 }
 

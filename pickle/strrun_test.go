@@ -24,11 +24,9 @@ import (
 // opcode.
 func decodeBothWays(t *testing.T, opts DecodeOptions, data []byte) (any, error) {
 	t.Helper()
-	cfg := opts.config()
-	v, _, err := decodePickle(&cfg, data)
-	slow := cfg
-	slow.noRuns = true
-	sv, _, serr := decodePickle(&slow, data)
+	fast, mainLoop := withAndWithoutRuns(opts)
+	v, _, err := decodePickle(fast, data)
+	sv, _, serr := decodePickle(mainLoop, data)
 	if err != nil || serr != nil {
 		require.Error(t, err, "strRun decodes what the main loop refuses: %v", serr)
 		require.Error(t, serr, "the main loop decodes what strRun refuses: %v", err)

@@ -1199,27 +1199,8 @@ func (d *tdec) appendNumbers() (bool, error) {
 		return false, nil
 	}
 	data, start := d.data, d.pos
-	pos, n := start, 0
-scan:
-	for pos < len(data) {
-		switch data[pos] {
-		case opBinint1:
-			pos += 2
-		case opBinint2:
-			pos += 3
-		case opBinint:
-			pos += 5
-		case opBinfloat:
-			if !floats {
-				return false, nil
-			}
-			pos += 9
-		default:
-			break scan
-		}
-		n++
-	}
-	if pos >= len(data) || data[pos] != opAppends {
+	pos, n, hasFloats := numberBatch(data, start)
+	if n == 0 || hasFloats && !floats {
 		return false, nil
 	}
 	// From here on this is APPENDS at pos, with n numbers on the stack:
@@ -1239,38 +1220,9 @@ scan:
 		cur.p, cp = base, nc
 	}
 	if floats {
-		dst := unsafe.Slice((*float64)(unsafe.Add(cur.p, uintptr(l)*8)), n)
-		for i, p := 0, start; i < len(dst); i++ {
-			switch data[p] {
-			case opBinint1:
-				dst[i] = float64(data[p+1])
-				p += 2
-			case opBinint2:
-				dst[i] = float64(binary.LittleEndian.Uint16(data[p+1:]))
-				p += 3
-			case opBinint:
-				dst[i] = float64(int32(binary.LittleEndian.Uint32(data[p+1:])))
-				p += 5
-			default: // opBinfloat
-				dst[i] = math.Float64frombits(binary.BigEndian.Uint64(data[p+1:]))
-				p += 9
-			}
-		}
+		decodeNumbers(unsafe.Slice((*float64)(unsafe.Add(cur.p, uintptr(l)*8)), n), data, start)
 	} else {
-		dst := unsafe.Slice((*int64)(unsafe.Add(cur.p, uintptr(l)*8)), n)
-		for i, p := 0, start; i < len(dst); i++ {
-			switch data[p] {
-			case opBinint1:
-				dst[i] = int64(data[p+1])
-				p += 2
-			case opBinint2:
-				dst[i] = int64(binary.LittleEndian.Uint16(data[p+1:]))
-				p += 3
-			default: // opBinint
-				dst[i] = int64(int32(binary.LittleEndian.Uint32(data[p+1:])))
-				p += 5
-			}
-		}
+		decodeNumbers(unsafe.Slice((*int64)(unsafe.Add(cur.p, uintptr(l)*8)), n), data, start)
 	}
 	if l+n > math.MaxUint32 || cp > math.MaxUint32 {
 		return true, errFallback
@@ -1280,6 +1232,27 @@ scan:
 		c.p, c.n = cur.p, cur.n
 	}
 	return true, nil
+}
+
+// decodeNumbers decodes len(dst) numbers from data at p, which
+// numberBatch has checked; into an []int64, none is a float.
+func decodeNumbers[T float64 | int64](dst []T, data []byte, p int) {
+	for i := range dst {
+		switch data[p] {
+		case opBinint1:
+			dst[i] = T(data[p+1])
+			p += 2
+		case opBinint2:
+			dst[i] = T(binary.LittleEndian.Uint16(data[p+1:]))
+			p += 3
+		case opBinint:
+			dst[i] = T(int32(binary.LittleEndian.Uint32(data[p+1:])))
+			p += 5
+		default: // opBinfloat
+			dst[i] = T(math.Float64frombits(binary.BigEndian.Uint64(data[p+1:])))
+			p += 9
+		}
+	}
 }
 
 func (d *tdec) appendList(l *tlist, items []tslot) error {
