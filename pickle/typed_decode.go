@@ -597,9 +597,12 @@ func (d *tdec) memoPut(idx int64) error {
 	entry := *s
 	entry.meta = entry.meta&^flagFresh | flagPresent
 	if e := d.memoAt(idx, true); e != nil {
-		if e.meta&flagPresent != 0 {
+		if e.meta != 0 {
 			// A memo index used twice, which Python never writes: the
-			// container state of the first would be lost.
+			// container state of the first would be lost. An entry that
+			// adopt emptied counts too: copies of the value it held
+			// still name it, and would take a new value's entry for
+			// their own.
 			return errFallback
 		}
 		d.memoLen++
