@@ -118,6 +118,7 @@ type tlist struct {
 	len     int
 	cap     int
 	claimed int // positions up to this one may hold built or partly built items
+	spare   int // positions from len up to this one hold no struct built in place (zero, or copies made when base grew)
 	start   int // input offset where the list began
 }
 
@@ -856,17 +857,26 @@ type keyCache struct {
 
 // claim returns the memory of item i of l, for a struct to be built in
 // place, growing l's backing array as needed.
+// A position is claimed once: the struct built there may be in use
+// elsewhere (memoized, in a tuple, pointed to) even when the pickle does
+// not append it there, so its memory is never given to another.
 func (d *tdec) claim(l *tlist, i int) (unsafe.Pointer, error) {
+	if i < l.claimed {
+		return nil, errFallback
+	}
 	if err := d.ensureList(l, i+1); err != nil {
 		return nil, err
 	}
-	dst := unsafe.Add(l.base, uintptr(i)*l.plan.elem.size)
-	if i < l.claimed {
-		reflect.NewAt(l.plan.elem.t, dst).Elem().SetZero()
-	} else {
-		l.claimed = i + 1
+	if i > l.claimed {
+		// The positions skipped hold nothing built in place; that is
+		// recorded only when none before them does either.
+		if max(l.spare, l.len) < l.claimed {
+			return nil, errFallback
+		}
+		l.spare = i
 	}
-	return dst, nil
+	l.claimed = i + 1
+	return unsafe.Add(l.base, uintptr(i)*l.plan.elem.size), nil
 }
 
 // ensureList makes room for n items in l's backing array.
@@ -887,7 +897,9 @@ func (d *tdec) ensureList(l *tlist, n int) error {
 	if err != nil {
 		return err
 	}
-	l.base, l.cap = base, c
+	// The items built in place so far stay where they are; the copies
+	// made of them here are nobody's.
+	l.base, l.cap, l.spare = base, c, max(l.len, l.claimed)
 	return nil
 }
 
@@ -1274,6 +1286,11 @@ func (d *tdec) appendList(l *tlist, items []tslot) error {
 			continue
 		}
 		if pos < l.claimed {
+			if pos >= l.spare {
+				// A struct was built here in place and is not this item:
+				// it may still be in use, and this item would overwrite it.
+				return errFallback
+			}
 			reflect.NewAt(elem.t, dst).Elem().SetZero()
 		}
 		if err := d.store(it, elem, dst); err != nil {

@@ -54,3 +54,64 @@ func TestTypedMemoReusedAfterAdopt(t *testing.T) {
 	assert.Len(t, v.Vals, 72)
 	checkAgrees(t, opts, p, reflect.TypeFor[tsVals](), "memo index reused after adopt")
 }
+
+type tsNode struct {
+	Name string  `pickle:"name"`
+	Next *tsNode `pickle:"next"`
+}
+
+type tsTree struct {
+	Kids []tsTree `pickle:"kids"`
+	Name string   `pickle:"name"`
+}
+
+// tsPickle writes a protocol 4 pickle of parts: opcodes (bytes), strs
+// (SHORT_BINUNICODE) and small ints (BININT1), then STOP.
+func tsPickle(parts ...any) []byte {
+	b := []byte{0x80, 4}
+	for _, p := range parts {
+		switch v := p.(type) {
+		case byte:
+			b = append(b, v)
+		case string:
+			b = append(b, opShortBinunicode, byte(len(v)))
+			b = append(b, v...)
+		case int:
+			b = append(b, opBinint1, byte(v))
+		}
+	}
+	return append(b, opStop)
+}
+
+// A slice of structs builds each dict in the place of the item it is
+// expected to become (claim). When the dict turns out to be something
+// else's (here "next" of the first item, given after that item's first
+// SETITEM, so predicted as the list's third item), the typed decoder gave
+// its place to the next dict predicted there: it zeroed it and built that
+// dict over it, under the pointer the first item already held. The first
+// item's Next then pointed at the third item ("d") instead of "n".
+// Likewise a dict put in a tuple, whose place the tuple then took: the
+// place was zeroed before the tuple was stored, and the tuple's dict with
+// it. Claimed places are now never given to another value.
+func TestTypedClaimedPlaceReused(t *testing.T) {
+	next := tsPickle(opEmptyList, opMark,
+		opEmptyDict, "name", "b", opSetitem, "next", opEmptyDict, "name", "n", opSetitem, opSetitem,
+		opEmptyDict, "name", "c", opSetitem,
+		opEmptyDict, "name", "d", opSetitem,
+		opAppends)
+	var nodes []tsNode
+	require.NoError(t, Unmarshal(next, &nodes))
+	require.Len(t, nodes, 3)
+	require.NotNil(t, nodes[0].Next)
+	assert.Equal(t, "n", nodes[0].Next.Name)
+	checkAgrees(t, DecodeOptions{}, next, reflect.TypeFor[[]tsNode](), "dict claimed, then stored elsewhere")
+
+	// [(({"name": "a"},),)]: the tuple's first field, Kids, holds the dict.
+	tuple := tsPickle(opEmptyList, opEmptyDict, "name", "a", opSetitem, opTuple1, opTuple1, opAppend)
+	var trees []tsTree
+	require.NoError(t, Unmarshal(tuple, &trees))
+	require.Len(t, trees, 1)
+	require.Len(t, trees[0].Kids, 1)
+	assert.Equal(t, "a", trees[0].Kids[0].Name)
+	checkAgrees(t, DecodeOptions{}, tuple, reflect.TypeFor[[]tsTree](), "dict claimed, then put in a tuple")
+}
