@@ -588,6 +588,7 @@ func (d *tdec) memoPut(idx int64) error {
 	if k == sStr {
 		d.text(s)
 		s.meta &= 1<<memoIdxShift - 1 // no cached field
+		s.aux = nil                   // nor the plan it was cached for
 	} else if s.mi() != 0 {
 		// Memoized twice: the sealing of one entry would not be seen
 		// through the other.

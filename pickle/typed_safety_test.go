@@ -115,3 +115,17 @@ func TestTypedClaimedPlaceReused(t *testing.T) {
 	assert.Equal(t, "a", trees[0].Kids[0].Name)
 	checkAgrees(t, DecodeOptions{}, tuple, reflect.TypeFor[[]tsTree](), "dict claimed, then put in a tuple")
 }
+
+// A str key caches the struct field it names in its slot (the field's
+// index, and in aux the plan it is for). MEMOIZE cleared the index but
+// not the plan, so the key then named "no field" of that plan: here
+// "name", read as a key once (the MARK's prediction) before MEMOIZE, was
+// dropped as an unknown field from both pairs that use it.
+func TestTypedMemoizedKeyKeepsField(t *testing.T) {
+	p := tsPickle(opEmptyDict, "name", opMark, opPopMark, opMemoize, "v", opSetitem,
+		opBinget, byte(0), "w", opSetitem)
+	var n tsNode
+	require.NoError(t, Unmarshal(p, &n))
+	assert.Equal(t, "w", n.Name)
+	checkAgrees(t, DecodeOptions{}, p, reflect.TypeFor[tsNode](), "memoized key")
+}
