@@ -363,11 +363,15 @@ func (d *tdec) run() error {
 			d.push(ptrSlot(sTuple, unsafe.Pointer(&ttuple{}), 1))
 		case opAppend:
 			err = d.fill(len(d.stack)-1, false)
-		case opAppends, opSetitems, opAdditems:
+		case opAppends, opSetitems:
 			var k int
 			if k, err = d.popMark(); err == nil {
-				err = d.fill(k, op != opAppends)
+				err = d.fill(k, op == opSetitems)
 			}
+		case opAdditems:
+			// Sets are built in the model; ADDITEMS on anything else is
+			// an error that the model's decoder names.
+			err = errFallback
 		case opSetitem:
 			err = d.fill(len(d.stack)-2, true)
 		case opTuple1, opTuple2, opTuple3:
@@ -1107,21 +1111,8 @@ func (d *tdec) fill(x int, pairs bool) error {
 	case sGDict:
 		err = d.setDict((*Dict)(c.p), items, pairs)
 	case sGSet:
-		if pairs {
-			return errFallback
-		}
-		s := (*Set)(c.p)
-		if s.Len()+len(items) > d.cfg.maxContainer {
-			return errFallback
-		}
-		if err = d.account(24 * len(items)); err == nil {
-			for i := range items {
-				v, ok := d.toAny(&items[i], 0)
-				if !ok || s.Add(v) != nil {
-					return errFallback
-				}
-			}
-		}
+		// APPEND and SETITEM are errors on a set; ADDITEMS falls back.
+		return errFallback
 	case sObj:
 		o := (*Object)(c.p)
 		if pairs {

@@ -129,3 +129,22 @@ func TestTypedMemoizedKeyKeepsField(t *testing.T) {
 	assert.Equal(t, "w", n.Name)
 	checkAgrees(t, DecodeOptions{}, p, reflect.TypeFor[tsNode](), "memoized key")
 }
+
+// ADDITEMS adds to a set only, APPEND(S) to a list or an instance: the
+// reference path refuses the others. The typed decoder took ADDITEMS on
+// a dict as SETITEMS and APPENDS on a set as ADDITEMS, and decoded both
+// pickles without error.
+func TestTypedItemsOpcodeFitsContainer(t *testing.T) {
+	for _, c := range []struct {
+		data []byte
+		into reflect.Type
+	}{
+		{tsPickle(opEmptyDict, opMark, "name", "x", opAdditems), reflect.TypeFor[tsNode]()},
+		{tsPickle(opEmptyDict, opMark, "name", "x", opAdditems), reflect.TypeFor[map[string]string]()},
+		{tsPickle(opEmptySet, opMark, "a", "b", opAppends), reflect.TypeFor[map[string]bool]()},
+	} {
+		err := Unmarshal(c.data, reflect.New(c.into).Interface())
+		assert.ErrorIs(t, err, ErrType, "into %s", c.into)
+		checkAgrees(t, DecodeOptions{}, c.data, c.into, "items opcode")
+	}
+}
