@@ -23,6 +23,7 @@ type field struct {
 	index     []int  // reflect index path from the outer struct
 	offset    uintptr
 	direct    bool // reachable at offset, with no embedded pointer on the way
+	built     bool // a struct, map or pointer: the typed decoder may build its value in place
 	typ       reflect.Type
 	omitEmpty bool
 	tagged    bool
@@ -185,6 +186,7 @@ func buildStructInfo(t reflect.Type) *structInfo {
 					f := candidate{field{
 						name: name, fold: foldName(name), goName: sf.Name, index: index,
 						offset: q.offset + sf.Offset, direct: q.direct, typ: sf.Type,
+						built:     builtInPlace(sf.Type.Kind()),
 						omitEmpty: tag.omitEmpty, tagged: tagged,
 					}, special}
 					if special != 0 {
@@ -310,4 +312,11 @@ func fieldPtr(st reflect.Type, p unsafe.Pointer, f *field, alloc bool) unsafe.Po
 		v = v.Field(x)
 	}
 	return unsafe.Pointer(v.UnsafeAddr())
+}
+
+// builtInPlace reports whether a field of kind k may have its value built
+// in place by the typed decoder (a dict into a struct or map, through
+// pointers), which setFields must then see set only once.
+func builtInPlace(k reflect.Kind) bool {
+	return k == reflect.Struct || k == reflect.Map || k == reflect.Pointer
 }

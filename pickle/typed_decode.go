@@ -160,6 +160,13 @@ type tdec struct {
 	words           []uint64
 	strs            []string
 	keys            [64]keyCache
+	setHigh         map[setField]struct{} // fields from the 33rd on of structs, once set (see setFields)
+}
+
+// setField is a field of the struct at p, by index.
+type setField struct {
+	p unsafe.Pointer
+	i int
 }
 
 // unmarshalTyped decodes data into the value at ptr, of plan root. It
@@ -1078,12 +1085,13 @@ func (d *tdec) fill(x int, pairs bool) error {
 			// Count the pairs as the dict's length, which may not pass
 			// MaxContainerLen (duplicate keys count too: falling back is
 			// always safe).
-			cur.n += uint64(len(items) / 2)
-			c.n = cur.n
-			if cur.n > uint64(d.cfg.maxContainer) {
+			pairs := uint64(uint32(cur.n)) + uint64(len(items)/2)
+			if pairs > uint64(d.cfg.maxContainer) || pairs > math.MaxUint32 {
 				return errFallback
 			}
-			err = d.setFields(c, items)
+			cur.n = cur.n&^math.MaxUint32 | pairs
+			err = d.setFields(c, cur, items)
+			c.n = cur.n
 		} else {
 			err = d.setMapItems(c, items)
 		}
@@ -1294,8 +1302,18 @@ func (d *tdec) appendList(l *tlist, items []tslot) error {
 	return nil
 }
 
-func (d *tdec) setFields(c *tslot, items []tslot) error {
+// setFields stores the key, value pairs of items in the fields of the
+// struct of slot c, whose state is cur (the memo entry of a memoized
+// struct, or c). A struct, map or pointer field set twice (a key
+// repeated, which Python never writes but a pickle can) makes it fall
+// back: emptyDict may have built the second value in place over the
+// first, which the reference path keeps apart. (A repeated field of
+// another kind is simply set again, as the reference path does.) cur.n
+// records the fields set: the first 32 in its high half (its low half
+// counts the pairs); d.setHigh records the rest, by the struct's address.
+func (d *tdec) setFields(c, cur *tslot, items []tslot) error {
 	p := c.plan()
+	set := cur.n // stored back at the end: an error ends the decoding
 	for i := 0; i < len(items); i += 2 {
 		key, val := &items[i], &items[i+1]
 		fi := -1
@@ -1314,6 +1332,17 @@ func (d *tdec) setFields(c *tslot, items []tslot) error {
 			continue
 		}
 		f := &p.st.fields[fi]
+		if f.built {
+			if fi < 32 {
+				bit := uint64(1) << (32 + fi)
+				if set&bit != 0 {
+					return errFallback
+				}
+				set |= bit
+			} else if !d.setOnce(c.p, fi) {
+				return errFallback
+			}
+		}
 		dst := unsafe.Add(c.p, f.offset)
 		if !f.direct {
 			if dst = fieldPtr(p.t, c.p, f, true); dst == nil {
@@ -1324,7 +1353,24 @@ func (d *tdec) setFields(c *tslot, items []tslot) error {
 			return err
 		}
 	}
+	cur.n = set
 	return nil
+}
+
+// setOnce records that field i (from the 33rd on) of the struct at p is
+// set, and reports false if it was already.
+//
+//go:noinline
+func (d *tdec) setOnce(p unsafe.Pointer, i int) bool {
+	k := setField{p, i}
+	if _, dup := d.setHigh[k]; dup {
+		return false
+	}
+	if d.setHigh == nil {
+		d.setHigh = make(map[setField]struct{})
+	}
+	d.setHigh[k] = struct{}{}
+	return true
 }
 
 func (d *tdec) setMapItems(c *tslot, items []tslot) error {

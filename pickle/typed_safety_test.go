@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -147,4 +148,72 @@ func TestTypedItemsOpcodeFitsContainer(t *testing.T) {
 		assert.ErrorIs(t, err, ErrType, "into %s", c.into)
 		checkAgrees(t, DecodeOptions{}, c.data, c.into, "items opcode")
 	}
+}
+
+type tsInner struct {
+	X int `pickle:"x"`
+	Y int `pickle:"y"`
+}
+
+type tsOuter struct {
+	A tsInner        `pickle:"a"`
+	B tsInner        `pickle:"b"`
+	P *tsInner       `pickle:"p"`
+	M map[string]int `pickle:"m"`
+}
+
+// A dict bound for a struct field, or for what a set pointer field points
+// to, is built in place. When its key came again (which Python never
+// writes, but a pickle can), the second dict was built over the first:
+// {"a": {"x": 1}, "a": {"y": 2}} gave A{X:1, Y:2} where the reference
+// path gives A{Y:2}, a map field merged both maps, and an empty dict
+// memoized as the first "a" and fetched again as "b" showed the second's
+// contents. A struct now records the fields it has set, and a field set
+// twice makes the typed decoder fall back. (Found by review.)
+func TestTypedRepeatedFieldKey(t *testing.T) {
+	x1 := []any{opEmptyDict, "x", 1, opSetitem}
+	y2 := []any{opEmptyDict, "y", 2, opSetitem}
+	cat := func(parts ...[]any) []any {
+		var all []any
+		for _, p := range parts {
+			all = append(all, p...)
+		}
+		return all
+	}
+	for _, c := range []struct {
+		name  string
+		parts []any
+		want  tsOuter
+	}{
+		{"struct field", cat([]any{opEmptyDict, opMark, "a"}, x1, []any{"a"}, y2, []any{opSetitems}),
+			tsOuter{A: tsInner{Y: 2}}},
+		{"struct field, two batches", cat([]any{opEmptyDict, opMark, "a"}, x1, []any{opSetitems, opMark, "a"}, y2, []any{opSetitems}),
+			tsOuter{A: tsInner{Y: 2}}},
+		{"pointer field", cat([]any{opEmptyDict, opMark, "p"}, x1, []any{"p"}, y2, []any{opSetitems}),
+			tsOuter{P: &tsInner{Y: 2}}},
+		{"map field", cat([]any{opEmptyDict, opMark, "m"}, x1, []any{"m"}, y2, []any{opSetitems}),
+			tsOuter{M: map[string]int{"y": 2}}},
+		{"empty dict fetched again", cat([]any{opEmptyDict, opMark, "a", opEmptyDict, opMemoize, "a"}, y2, []any{"b", opBinget, byte(0), opSetitems}),
+			tsOuter{A: tsInner{Y: 2}}},
+	} {
+		p := tsPickle(c.parts...)
+		var got tsOuter
+		require.NoError(t, Unmarshal(p, &got), c.name)
+		assert.Equal(t, c.want, got, c.name)
+		checkAgrees(t, DecodeOptions{}, p, reflect.TypeFor[tsOuter](), c.name)
+	}
+
+	// A struct's fields from the 33rd on are recorded apart.
+	fields := make([]reflect.StructField, 34)
+	for i := range fields {
+		fields[i] = reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: reflect.TypeFor[int](), Tag: reflect.StructTag(fmt.Sprintf(`pickle:"f%d"`, i))}
+	}
+	fields[33].Type = reflect.TypeFor[tsInner]()
+	big := reflect.StructOf(fields)
+	p := tsPickle(cat([]any{opEmptyDict, opMark, "f0", 5, "f33"}, x1, []any{"f33"}, y2, []any{opSetitems})...)
+	got := reflect.New(big)
+	require.NoError(t, Unmarshal(p, got.Interface()))
+	assert.Equal(t, tsInner{Y: 2}, got.Elem().Field(33).Interface())
+	assert.Equal(t, 5, got.Elem().Field(0).Interface())
+	checkAgrees(t, DecodeOptions{}, p, big, "field 33")
 }
