@@ -74,6 +74,7 @@ const (
 	flagFresh    = 1 << 8 // a container just made, whose next item may be a single one
 	depthShift   = 9
 	depthMask    = 1<<17 - 1
+	flagAdopted  = 1 << 26 // a struct that BUILD made an instance (see adopt)
 	memoIdxShift = 32
 )
 
@@ -1048,7 +1049,9 @@ func (d *tdec) fill(x int, pairs bool) error {
 		return nil
 	}
 	cur := d.current(c)
-	if cur.meta&flagSealed != 0 || (pairs && len(items)%2 != 0) {
+	if cur.meta&(flagSealed|flagAdopted) != 0 || (pairs && len(items)%2 != 0) {
+		// Items set on an instance after its BUILD are its dict items,
+		// which the reference path applies before its state.
 		return errFallback
 	}
 	var depth int32
@@ -1669,9 +1672,9 @@ func (d *tdec) adopt(t *tslot, o *Object, state *tslot) error {
 	mi := t.meta >> memoIdxShift
 	if e := d.entry(t); e != nil {
 		// The instance was memoized: its entry becomes the struct.
-		*e = tslot{p: state.p, aux: state.aux, meta: uint64(sTyped) | flagPresent | uint64(depth)<<depthShift | mi<<memoIdxShift}
+		*e = tslot{p: state.p, aux: state.aux, meta: uint64(sTyped) | flagPresent | flagAdopted | uint64(depth)<<depthShift | mi<<memoIdxShift}
 	}
-	*t = tslot{p: state.p, aux: state.aux, meta: uint64(sTyped) | uint64(depth)<<depthShift | mi<<memoIdxShift}
+	*t = tslot{p: state.p, aux: state.aux, meta: uint64(sTyped) | flagAdopted | uint64(depth)<<depthShift | mi<<memoIdxShift}
 	return nil
 }
 
