@@ -75,6 +75,7 @@ const (
 	depthShift   = 9
 	depthMask    = 1<<17 - 1
 	flagAdopted  = 1 << 26 // a struct that BUILD made an instance (see adopt)
+	flagFetched  = 1 << 27 // a memo entry that a GET copied
 	memoIdxShift = 32
 )
 
@@ -665,6 +666,7 @@ func (d *tdec) memoGet(idx int64) error {
 	if c < int64(len(d.memo)) {
 		if e := &d.memo[c][idx%memoChunk]; e.meta&flagPresent != 0 {
 			d.stack = append(d.stack, *e)
+			e.meta |= flagFetched
 			return nil
 		}
 	}
@@ -1662,6 +1664,16 @@ func (d *tdec) adopt(t *tslot, o *Object, state *tslot) error {
 	}
 	depth := max(t.depth(), state.depth()+1)
 	if int(depth) > d.cfg.maxDepth {
+		return errFallback
+	}
+	if e := d.entry(t); e != nil && e.meta&flagFetched != 0 {
+		// A copy of the instance made before its BUILD (kept in a
+		// tuple, say) would stay an instance without its state.
+		return errFallback
+	}
+	if e := d.entry(state); e != nil && e.meta&flagFetched != 0 {
+		// A copy of the state is a dict, which adopt is about to make
+		// the instance (its class field set, and shared with it).
 		return errFallback
 	}
 	if e := d.entry(state); e != nil {

@@ -48,3 +48,45 @@ func TestTypedSetitemAfterBuild(t *testing.T) {
 	assert.Equal(t, "a", r.Name)
 	checkAgrees(t, DecodeOptions{}, p, reflect.TypeFor[r2Rec](), "SETITEM after BUILD")
 }
+
+// An instance (or its state dict) fetched from the memo before its BUILD
+// and kept in a tuple is a copy of the slot as it was then. Adopting the
+// state as the instance did not reach that copy: the tuple, stored after
+// the BUILD, held the instance without its state (an empty Rec, an
+// Object without state), where the reference path has the instance with
+// its state. Likewise a copy of the state dict, which adopt turns into
+// the instance (its class field set) behind the copy's back.
+func TestTypedCopyBeforeBuild(t *testing.T) {
+	// {"t": obj, "x": (obj,)}, the tuple made from a copy of obj before
+	// its BUILD and kept in the memo meanwhile.
+	obj := r2Pickle(opEmptyDict, "t", "GLOBAL", opEmptyTuple, opNewobj, opMemoize,
+		opBinget, byte(0), opTuple1, opMemoize, opPop,
+		opEmptyDict, "name", "a", opSetitem, opBuild, opSetitem,
+		"x", opBinget, byte(1), opSetitem)
+	type outer struct {
+		T r2Rec   `pickle:"t"`
+		X []r2Rec `pickle:"x"`
+	}
+	var o outer
+	require.NoError(t, Unmarshal(obj, &o))
+	require.Len(t, o.X, 1)
+	assert.Equal(t, "a", o.X[0].Name)
+	checkAgrees(t, DecodeOptions{}, obj, reflect.TypeFor[outer](), "instance copied before BUILD")
+	type outerAny struct {
+		T r2Rec `pickle:"t"`
+		X any   `pickle:"x"`
+	}
+	checkAgrees(t, DecodeOptions{}, obj, reflect.TypeFor[outerAny](), "instance copied before BUILD, as any")
+
+	// {"t": obj, "x": (state,)}: a copy of the state dict, made before
+	// the BUILD; the reference path converts the dict, without the class.
+	state := r2Pickle(opEmptyDict, "t", "GLOBAL", opEmptyTuple, opNewobj,
+		opEmptyDict, opMemoize, "name", "a", opSetitem,
+		opBinget, byte(0), opTuple1, opMemoize, opPop,
+		opBuild, opSetitem, "x", opBinget, byte(1), opSetitem)
+	var s outer
+	require.NoError(t, Unmarshal(state, &s))
+	require.Len(t, s.X, 1)
+	assert.Equal(t, Global{}, s.X[0].Class)
+	checkAgrees(t, DecodeOptions{}, state, reflect.TypeFor[outer](), "state copied before BUILD")
+}
