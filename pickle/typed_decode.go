@@ -132,8 +132,9 @@ type glist struct {
 
 // ttuple holds the items of a tuple or frozenset until they are stored.
 type ttuple struct {
-	items []tslot
-	model any // the model value, once made
+	items  []tslot
+	model  any  // the model value, once made
+	sliced bool // stored as a slice (see storeItems)
 }
 
 type tdec struct {
@@ -1727,6 +1728,11 @@ func (d *tdec) toAny(s *tslot, depth int) (any, bool) {
 		return l.items, true
 	case sTuple, sFrozen:
 		t := (*ttuple)(s.p)
+		if t.sliced {
+			// The converter would find the tuple's slice by the model
+			// value's identity, which storeItems knew nothing of.
+			return nil, false
+		}
 		if t.model != nil {
 			return t.model, true
 		}
@@ -1837,7 +1843,7 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 		t := (*ttuple)(s.p)
 		switch q.k {
 		case dSlice:
-			return d.storeItems(t.items, q, dst)
+			return d.storeItems(t, q, dst)
 		case dStruct:
 			if d.conv.reg.byGoType(q.t) == nil {
 				return d.storeFields(t.items, q, dst)
@@ -1861,8 +1867,18 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 // zeroArray is where empty slices point, as the runtime's zerobase.
 var zeroArray [0]uint64
 
-// storeItems stores a tuple's items in a new slice.
-func (d *tdec) storeItems(items []tslot, q *decPlan, dst unsafe.Pointer) error {
+// storeItems stores a tuple's items in a new slice. A tuple stored
+// twice is one slice in the reference path, which the converter finds by
+// the tuple's identity; here that makes it fall back, as does a tuple
+// already made a model value (which the converter may have made a slice).
+func (d *tdec) storeItems(t *ttuple, q *decPlan, dst unsafe.Pointer) error {
+	items := t.items
+	if len(items) > 0 {
+		if t.sliced || t.model != nil {
+			return errFallback
+		}
+		t.sliced = true
+	}
 	if err := d.account(len(items) * int(q.elem.size)); err != nil {
 		return err
 	}

@@ -90,3 +90,47 @@ func TestTypedCopyBeforeBuild(t *testing.T) {
 	assert.Equal(t, Global{}, s.X[0].Class)
 	checkAgrees(t, DecodeOptions{}, state, reflect.TypeFor[outer](), "state copied before BUILD")
 }
+
+type r2Two struct {
+	A []int `pickle:"a"`
+	B []int `pickle:"b"`
+}
+
+type r2Wrap struct {
+	S []int `pickle:"s"`
+}
+
+// A tuple stored twice as a slice of the same type is one slice in the
+// reference path, as a list shared by two places is (the converter
+// finds it by the tuple's identity). The typed decoder made a new slice
+// at each store, so the two fields did not share their array: a write
+// through one was not seen through the other, and the results encoded
+// differently. The same when the tuple is inside another one stored twice
+// as a struct, or is also converted by the reference rules (in a list
+// built in the model).
+func TestTypedTupleStoredTwice(t *testing.T) {
+	twice := tsPickle(opEmptyDict, opMark, "a", 1, 2, opTuple2, opMemoize, "b", opBinget, byte(0), opSetitems)
+	var v r2Two
+	require.NoError(t, Unmarshal(twice, &v))
+	require.Len(t, v.A, 2)
+	require.Len(t, v.B, 2)
+	v.A[0] = 7
+	assert.Equal(t, 7, v.B[0], "one array")
+	checkAgrees(t, DecodeOptions{}, twice, reflect.TypeFor[r2Two](), "tuple stored twice")
+
+	// [((1, 2),), ((1, 2),)] into []r2Wrap: the inner tuple is shared.
+	nested := tsPickle(opEmptyList, opMark, 1, 2, opTuple2, opMemoize, opTuple1, opMemoize,
+		opBinget, byte(1), opAppends)
+	checkAgrees(t, DecodeOptions{}, nested, reflect.TypeFor[[]r2Wrap](), "tuple in a tuple stored twice")
+
+	// {"p": (1, 2), "a": the tuple}: the first converted by the reference
+	// rules (into a *[]int), the second stored.
+	type withPtr struct {
+		A []int  `pickle:"a"`
+		P *[]int `pickle:"p"`
+	}
+	conv := tsPickle(opEmptyDict, opMark, "p", 1, 2, opTuple2, opMemoize, "a", opBinget, byte(0), opSetitems)
+	checkAgrees(t, DecodeOptions{}, conv, reflect.TypeFor[withPtr](), "tuple converted, then stored")
+	conv2 := tsPickle(opEmptyDict, opMark, "a", 1, 2, opTuple2, opMemoize, "p", opBinget, byte(0), opSetitems)
+	checkAgrees(t, DecodeOptions{}, conv2, reflect.TypeFor[withPtr](), "tuple stored, then converted")
+}
