@@ -164,6 +164,11 @@ type tdec struct {
 	strs            []string
 	keys            [64]keyCache
 	setHigh         map[setField]struct{} // fields from the 33rd on of structs, once set (see setFields)
+	// deep records that a pointer was set, or a value converted into a
+	// type that may hold pointers: the reference path counts MaxDepth as
+	// it converts, one level for a container and one for a pointer, so
+	// more than the pickle's nesting (see handOff and opStop).
+	deep bool
 }
 
 // setField is a field of the struct at p, by index.
@@ -456,7 +461,16 @@ func (d *tdec) run() error {
 			if len(d.stack) != 1 || len(d.marks) != 0 {
 				return errFallback
 			}
-			return d.store(&d.stack[0], d.root, d.rootPtr)
+			if err := d.store(&d.stack[0], d.root, d.rootPtr); err != nil {
+				return err
+			}
+			// Each level of the pickle is at most a container and a
+			// pointer to it when converted; a value converted here
+			// (handOff) at most 2k+1 levels for its k.
+			if d.deep && 2*int(d.stack[0].depth())+1 > d.cfg.maxDepth {
+				return errFallback
+			}
+			return nil
 		default:
 			// Protocols 0 and 1's text opcodes, Python 2 strings,
 			// persistent ids, extensions, out-of-band buffers, classic
@@ -1332,7 +1346,10 @@ func (d *tdec) setFields(c, cur *tslot, items []tslot) error {
 			if !ok1 || !ok2 || checkHashable(k) != nil {
 				return errFallback
 			}
-			if err := d.conv.unknownField(nil, k, v, p, c.p); err != nil {
+			d.handOff(max(key.depth(), val.depth()), p.extra)
+			err := d.conv.unknownField(nil, k, v, p, c.p)
+			d.conv.depth = 0
+			if err != nil {
 				return errFallback
 			}
 			continue
@@ -1802,6 +1819,7 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 	case sTyped:
 		plan := s.plan()
 		if q.k == dPtr && q.elem == plan {
+			d.deep = true
 			d.seal(s)
 			*(*unsafe.Pointer)(dst) = s.p
 			return nil
@@ -1858,10 +1876,30 @@ func (d *tdec) store(s *tslot, q *decPlan, dst unsafe.Pointer) error {
 	if !ok {
 		return errFallback
 	}
-	if err := d.conv.decode(v, q, dst); err != nil {
+	d.handOff(s.depth(), q)
+	err := d.conv.decode(v, q, dst)
+	d.conv.depth = 0
+	if err != nil {
 		return errFallback
 	}
 	return nil
+}
+
+// handOff readies d.conv to convert a model value of nesting k into plan
+// q (nil: none) by the reference rules. The conversion starts at level 0
+// where the reference path would be deeper, by the levels above it; it
+// is let go at most 2k+1 levels (which a value converted into a type
+// without pointers, at most k levels, never passes), and opStop checks
+// what that bound and those above can reach. The caller sets
+// d.conv.depth back to 0.
+func (d *tdec) handOff(k int32, q *decPlan) {
+	d.conv.depth = d.cfg.maxDepth - 2*int(k) - 1
+	if q != nil {
+		switch q.k {
+		case dSlice, dArray, dMap, dStruct, dPtr, dIface, dBuiltin:
+			d.deep = true
+		}
+	}
 }
 
 // zeroArray is where empty slices point, as the runtime's zerobase.

@@ -134,3 +134,45 @@ func TestTypedTupleStoredTwice(t *testing.T) {
 	conv2 := tsPickle(opEmptyDict, opMark, "a", 1, 2, opTuple2, opMemoize, "p", opBinget, byte(0), opSetitems)
 	checkAgrees(t, DecodeOptions{}, conv2, reflect.TypeFor[withPtr](), "tuple stored, then converted")
 }
+
+// The reference path counts MaxDepth as it converts, one level for each
+// container and one more for each pointer it follows: a linked list of
+// six tsNode dicts is six deep in the pickle but twelve in Go. The
+// typed decoder checked the pickle's nesting only, and decoded what the
+// reference path refuses with MaxDepth exceeded: a chain of six nodes
+// with MaxDepth 10 (with the default 10000, a chain of 5001), a pointer
+// target, or a str into a *string field with MaxDepth 1.
+func TestTypedMaxDepthCountsPointers(t *testing.T) {
+	var parts []any
+	const nodes = 6
+	for i := 0; i < nodes; i++ {
+		parts = append(parts, opEmptyDict, opMark, "name", "n")
+		if i < nodes-1 {
+			parts = append(parts, "next")
+		}
+	}
+	for i := 0; i < nodes; i++ {
+		parts = append(parts, opSetitems)
+	}
+	chain := tsPickle(parts...)
+	opts := DecodeOptions{MaxDepth: 10}
+	var n tsNode
+	err := opts.Unmarshal(chain, &n)
+	var le *LimitError
+	if assert.ErrorAs(t, err, &le) {
+		assert.Equal(t, "MaxDepth", le.Limit)
+	}
+	checkAgrees(t, opts, chain, reflect.TypeFor[tsNode](), "chain of pointers")
+	checkAgrees(t, DecodeOptions{MaxDepth: 12}, chain, reflect.TypeFor[tsNode](), "chain of pointers, within")
+
+	one := tsPickle(opEmptyDict, "x", 1, opSetitem)
+	checkAgrees(t, DecodeOptions{MaxDepth: 1}, one, reflect.TypeFor[*tsInner](), "pointer target")
+	checkAgrees(t, DecodeOptions{MaxDepth: 2}, one, reflect.TypeFor[*tsInner](), "pointer target, within")
+
+	type strPtr struct {
+		S *string `pickle:"s"`
+	}
+	str := tsPickle(opEmptyDict, "s", "v", opSetitem)
+	checkAgrees(t, DecodeOptions{MaxDepth: 1}, str, reflect.TypeFor[strPtr](), "str into a pointer field")
+	checkAgrees(t, DecodeOptions{MaxDepth: 2}, str, reflect.TypeFor[strPtr](), "str into a pointer field, within")
+}
