@@ -1447,8 +1447,14 @@ func (d *tdec) setMapItems(c *tslot, items []tslot) error {
 	}
 	key := reflect.New(p.key.t).Elem()
 	val := reflect.New(p.elem.t).Elem()
+	// Python keys that are equal (1, 1.0 and True; equal frozensets or
+	// tuples) are one dict entry in the reference path, but may be
+	// different Go keys: only keys of a plain Go type, or strs (equal
+	// to no other key here) into an interface, are set here.
+	plainKey := p.key.k >= dBool && p.key.k <= dString
+	anyKey := p.key.k == dAny || p.key.k == dIface
 	for i := 0; i < len(items); i += 2 {
-		if !d.hashable(&items[i]) {
+		if !d.hashable(&items[i]) || !plainKey && !(anyKey && items[i].kind() == sStr) {
 			return errFallback
 		}
 		key.SetZero()

@@ -176,3 +176,28 @@ func TestTypedMaxDepthCountsPointers(t *testing.T) {
 	checkAgrees(t, DecodeOptions{MaxDepth: 1}, str, reflect.TypeFor[strPtr](), "str into a pointer field")
 	checkAgrees(t, DecodeOptions{MaxDepth: 2}, str, reflect.TypeFor[strPtr](), "str into a pointer field, within")
 }
+
+// Python's dict keys 1, 1.0 and True are one key (and two equal
+// frozensets are one key); the reference path builds the dict so, with
+// one entry, before converting it. Into a map whose key type holds model
+// values (map[any]int), the typed decoder stored each key as the Go
+// value it is, and Go's map kept int64(1), float64(1) and true apart:
+// {1: 1, True: 2} gave two entries where the reference path gives
+// {1: 2}.
+func TestTypedMapKeysEqualInPython(t *testing.T) {
+	one := []any{opBinfloat, byte(0x3f), byte(0xf0), byte(0), byte(0), byte(0), byte(0), byte(0), byte(0)}
+	for _, c := range []struct {
+		name string
+		p    []byte
+	}{
+		{"1 and True", tsPickle(opEmptyDict, opMark, 1, 1, opNewtrue, 2, opSetitems)},
+		{"1 and 1.0", tsPickle(append(append([]any{opEmptyDict, opMark, 1, 1}, one...), 2, opSetitems)...)},
+		{"1 and True, two batches", tsPickle(opEmptyDict, opMark, 1, 1, opSetitems, opMark, opNewtrue, 2, opSetitems)},
+		{"equal frozensets", tsPickle(opEmptyDict, opMark, opMark, 1, opFrozenset, 1, opMark, 1, opFrozenset, 2, opSetitems)},
+	} {
+		var m map[any]int
+		require.NoError(t, Unmarshal(c.p, &m), c.name)
+		assert.Len(t, m, 1, c.name)
+		checkAgrees(t, DecodeOptions{}, c.p, reflect.TypeFor[map[any]int](), c.name)
+	}
+}
