@@ -410,8 +410,9 @@ func (d *decoder) uintArg(op byte) (uint64, error) {
 }
 
 // loadNumbers reads the BININT1, BININT2, BININT or BINFLOAT at opPos and
-// those that follow it, as long lists of numbers are written, in a loop of
-// its own that keeps its place in a register.
+// those that follow it, as long lists of numbers are written: a whole
+// batch bound for a list through appendNumbers, anything else onto the
+// stack in a loop of its own that keeps its place in a register.
 func (d *decoder) loadNumbers() error {
 	if done, err := d.appendNumbers(); done || err != nil {
 		return err
